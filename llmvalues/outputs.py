@@ -1,0 +1,92 @@
+"""Write output files atomically and byte-for-byte reproducibly.
+
+Tracked outputs hold nothing that changes between runs: floats are rounded to 8
+significant digits, JSON keys are sorted, lines end in ``\\n``. Every file is
+written to a temporary file in the same folder and renamed into place, so a
+failed or interrupted run never leaves a partly written output.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+SIGNIFICANT_DIGITS = 8
+FLOAT_FORMAT = f"%.{SIGNIFICANT_DIGITS}g"
+
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_PREFIXES = ("=", "+", "-", "@")
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def round_significant(value: float, digits: int = SIGNIFICANT_DIGITS) -> float:
+    """Round a float to ``digits`` significant digits (NaN and infinities unchanged)."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return float(f"{value:.{digits}g}")
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # numpy scalar -> Python scalar
+    if isinstance(value, float):
+        return round_significant(value) if math.isfinite(value) else None
+    return value
+
+
+def json_text(document: Any) -> str:
+    """Serialize to JSON with sorted keys, rounded floats and NaN written as null."""
+    return json.dumps(_json_ready(document), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_json(path: str | Path, document: Any) -> None:
+    atomic_write_text(path, json_text(document))
+
+
+def escape_formula(text: Any) -> Any:
+    """Prefix text that a spreadsheet would run as a formula with an apostrophe."""
+    if isinstance(text, str) and text.startswith(_FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def csv_text(table: pd.DataFrame, *, text_columns: tuple[str, ...] = ()) -> str:
+    """Render a table as CSV with floats at 8 significant digits.
+
+    Cells in ``text_columns`` (free text such as model replies) are escaped with
+    ``escape_formula``; numeric columns are written as numbers.
+    """
+    table = table.copy()
+    for column in text_columns:
+        table[column] = table[column].map(escape_formula)
+    buffer = io.StringIO()
+    table.to_csv(buffer, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def write_csv(path: str | Path, table: pd.DataFrame, *, text_columns: tuple[str, ...] = ()) -> None:
+    atomic_write_text(path, csv_text(table, text_columns=text_columns))

@@ -1,0 +1,200 @@
+"""Read and validate ``params.yaml``, the file that holds every choice of a study.
+
+Each key has a declared type. A value of the wrong type, an unknown key (often a
+typo) or a missing key stops the run with one line naming the file, the dotted
+key and the fix. Numbers are never converted from quoted text: ``'10'`` is text
+and is reported, so that DVC (which compares params as written) and the
+stages agree on what changed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+from .instrument import FORMS
+from .values import N_ITEMS
+from .yamlfile import load_yaml
+
+# Model keys become stage names (collect@<key>), dotted param paths (models.<key>)
+# and file names (data/raw/<key>.jsonl), so they are restricted to a safe slug.
+MODEL_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+PROVIDERS = ("llama_cpp", "openai", "anthropic", "openai_compatible")
+
+
+class Spec:
+    """The type of one param; ``check`` returns the value or raises InputError."""
+
+    def check(self, value: Any, source: str, key: str) -> Any:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+def _quoted_hint(value: Any) -> str:
+    return f"the text {value!r}" if isinstance(value, str) else repr(value)
+
+
+@dataclass(frozen=True)
+class Int(Spec):
+    minimum: int
+    maximum: int | None = None
+
+    def check(self, value, source, key):
+        if isinstance(value, bool) or not isinstance(value, int):
+            fix = f"write {value} without quotes" if isinstance(value, str) and value.strip().lstrip("-").isdigit() \
+                else f"write a whole number such as {self.minimum}"
+            raise InputError(source, key, f"must be an integer, got {_quoted_hint(value)}", fix)
+        if value < self.minimum or (self.maximum is not None and value > self.maximum):
+            raise InputError(source, key, f"must be {self.describe()}, got {value}", "change the value")
+        return value
+
+    def describe(self):
+        if self.maximum is None:
+            return f"an integer of at least {self.minimum}"
+        return f"an integer from {self.minimum} to {self.maximum}"
+
+
+@dataclass(frozen=True)
+class Float(Spec):
+    minimum: float
+    maximum: float
+
+    def check(self, value, source, key):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fix = "write the number without quotes"
+            raise InputError(source, key, f"must be a number, got {_quoted_hint(value)}", fix)
+        if not self.minimum <= value <= self.maximum:
+            raise InputError(source, key, f"must be {self.describe()}, got {value}", "change the value")
+        return float(value)
+
+    def describe(self):
+        return f"a number from {self.minimum} to {self.maximum}"
+
+
+@dataclass(frozen=True)
+class Choice(Spec):
+    options: tuple[str, ...]
+
+    def check(self, value, source, key):
+        if value not in self.options:
+            raise InputError(source, key, f"invalid value {value!r}", f"use one of {', '.join(self.options)}")
+        return value
+
+    def describe(self):
+        return "one of " + ", ".join(self.options)
+
+
+@dataclass(frozen=True)
+class Text(Spec):
+    pattern: str | None = None
+    hint: str = "non-empty text"
+
+    def check(self, value, source, key):
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(source, key, f"must be {self.hint}, got {value!r}", f"write {self.hint}")
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            raise InputError(source, key, f"invalid value {value!r}", f"write {self.hint}")
+        return value
+
+    def describe(self):
+        return self.hint
+
+
+@dataclass(frozen=True)
+class Section(Spec):
+    fields: dict[str, Spec]
+    optional: tuple[str, ...] = ()
+
+    def check(self, value, source, key):
+        if not isinstance(value, dict):
+            raise InputError(source, key or "top level", f"must be a mapping of keys, got {value!r}",
+                             f"give the keys {', '.join(self.fields)}")
+        prefix = f"{key}." if key else ""
+        for name in value:
+            if name not in self.fields:
+                close = difflib.get_close_matches(str(name), list(self.fields), n=1)
+                fix = f"did you mean '{prefix}{close[0]}'?" if close else f"known keys: {', '.join(self.fields)}"
+                raise InputError(source, f"{prefix}{name}", "unknown key", fix)
+        checked = {}
+        for name, spec in self.fields.items():
+            if name not in value:
+                if name in self.optional:
+                    continue
+                raise InputError(source, f"{prefix}{name}", "missing key",
+                                 f"add it: {spec.describe()} (see the shipped params.yaml)")
+            checked[name] = spec.check(value[name], source, f"{prefix}{name}")
+        return checked
+
+    def describe(self):
+        return "a mapping with the keys " + ", ".join(self.fields)
+
+
+@dataclass(frozen=True)
+class Models(Spec):
+    entry: Section
+
+    def check(self, value, source, key):
+        if not isinstance(value, dict) or not value:
+            raise InputError(source, key, "must map at least one model slug to its settings",
+                             "see the shipped params.yaml for an example entry")
+        checked = {}
+        for slug, entry in value.items():
+            if not isinstance(slug, str) or not MODEL_SLUG.match(slug):
+                raise InputError(source, f"{key}.{slug}", "invalid model key",
+                                 "use lowercase letters, digits and single hyphens only, "
+                                 "such as gpt-4o or smollm2-135m (no dots, spaces or slashes)")
+            checked[slug] = self.entry.check(entry, source, f"{key}.{slug}")
+        return checked
+
+    def describe(self):
+        return "a mapping of model slugs to model settings"
+
+
+MODEL_ENTRY = Section(
+    {
+        "provider": Choice(PROVIDERS),
+        "model": Text(hint="the provider's model id"),
+        "api_key_env": Text(pattern=r"[A-Z_][A-Z0-9_]*", hint="the name of an environment variable, such as OPENAI_API_KEY"),
+        "base_url": Text(hint="the server's base URL"),
+    },
+    optional=("api_key_env", "base_url"),
+)
+
+PARAMS_SPEC = Section(
+    {
+        "models": Models(MODEL_ENTRY),
+        "instrument": Section(
+            {
+                "file": Text(hint="the path of an instrument file, relative to the project folder"),
+                "form": Choice(FORMS),
+            }
+        ),
+        "clean": Section(
+            {
+                "rating_source": Choice(("reply", "distribution")),
+                "distribution_rating": Choice(("mean", "argmax")),
+                "min_digit_mass": Float(0.0, 1.0),
+            }
+        ),
+        "score": Section(
+            {
+                "min_valid_items_per_value": Int(1, 3),
+                "min_valid_items_for_mrat": Int(1, N_ITEMS),
+            }
+        ),
+    }
+)
+
+
+def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """Read ``params.yaml`` and return its validated contents as nested dicts."""
+    document = load_yaml(path, what="params file")
+    if document is None:
+        document = {}
+    return PARAMS_SPEC.check(document, str(path), "")

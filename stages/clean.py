@@ -1,0 +1,42 @@
+"""Stage clean: give every collected reply a status and a rating.
+
+Reads the views data/raw/<model>.jsonl of the models listed in params.yaml and
+writes data/clean/answers.csv (one row per answer attempt) and
+reports/metrics/quality.json (counts and rates per model and status).
+"""
+
+from pathlib import Path
+
+from llmvalues.runtime import run_stage  # first: limits BLAS to one thread before numpy loads
+from llmvalues.cleaning import TEXT_COLUMNS, clean_records
+from llmvalues.instrument import load_instrument
+from llmvalues.outputs import write_csv, write_json
+from llmvalues.params import load_params
+from llmvalues.records import read_records
+
+RAW_DIR = Path("data/raw")
+ANSWERS = Path("data/clean/answers.csv")
+QUALITY = Path("reports/metrics/quality.json")
+
+
+def main() -> None:
+    params = load_params("params.yaml")
+    instrument = load_instrument(params["instrument"]["file"])
+    sources = {model: str(RAW_DIR / f"{model}.jsonl") for model in params["models"]}
+    records = {model: list(read_records(path, model)) for model, path in sources.items()}
+    settings = params["clean"]
+    answers, quality = clean_records(
+        records,
+        key=instrument.key,
+        labels=instrument.scale_labels,
+        rating_source=settings["rating_source"],
+        distribution_rating=settings["distribution_rating"],
+        min_digit_mass=settings["min_digit_mass"],
+        sources=sources,
+    )
+    write_csv(ANSWERS, answers, text_columns=TEXT_COLUMNS)
+    write_json(QUALITY, quality)
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,45 @@
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from llmvalues.outputs import atomic_write_text, csv_text, json_text, round_significant
+
+
+def test_round_significant():
+    assert round_significant(1 / 3) == 0.33333333
+    assert round_significant(123456789.0) == 123456790.0
+    assert round_significant(0.0) == 0.0
+    assert math.isnan(round_significant(float("nan")))
+
+
+def test_json_text_is_sorted_rounded_and_has_no_nan():
+    text = json_text({"b": 2 / 3, "a": float("nan"), "c": [1, 0.1 + 0.2]})
+    assert text.endswith("\n")
+    assert json.loads(text) == {"a": None, "b": 0.66666667, "c": [1, 0.3]}
+    assert text.index('"a"') < text.index('"b"')
+
+
+def test_csv_text_escapes_formulas_in_text_columns_only():
+    table = pd.DataFrame({"reply": ["=1+1", "@SUM(A1)", "-2", "+x", "plain"], "rating": [-1.0, 2.0, 3.0, 4.0, 5.0]})
+    lines = csv_text(table, text_columns=("reply",)).splitlines()
+    assert lines[1] == "'=1+1,-1"
+    assert lines[2] == "'@SUM(A1),2"
+    assert lines[3] == "'-2,3"
+    assert lines[5] == "plain,5"
+
+
+def test_csv_text_rounds_floats_to_eight_digits():
+    table = pd.DataFrame({"x": [1 / 3, 2.0]})
+    assert csv_text(table).splitlines()[1:] == ["0.33333333", "2"]
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    path = tmp_path / "out.txt"
+    atomic_write_text(path, "old\n")
+
+    with pytest.raises(TypeError):
+        atomic_write_text(path, 12345)  # not text: the write fails before the rename
+    assert path.read_text() == "old\n"
+    assert [entry.name for entry in tmp_path.iterdir()] == ["out.txt"]

@@ -1,0 +1,87 @@
+from pathlib import Path
+
+import pytest
+
+from llmvalues.errors import InputError
+from llmvalues.params import load_params
+
+SHIPPED = Path(__file__).resolve().parent.parent / "params.yaml"
+
+
+def with_change(tmp_path, old: str, new: str) -> Path:
+    text = SHIPPED.read_text(encoding="utf-8")
+    assert old in text, f"the shipped params.yaml no longer contains {old!r}"
+    path = tmp_path / "params.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def test_shipped_params_are_valid():
+    params = load_params(SHIPPED)
+    assert params["score"]["min_valid_items_per_value"] == 2
+    assert params["instrument"]["form"] == "neutral"
+    assert list(params["models"]) == ["smollm2-135m", "gemma3-270m"]
+
+
+def test_float_with_exponent_and_no_dot_is_a_float(tmp_path):
+    path = with_change(tmp_path, "min_digit_mass: 0.0", "min_digit_mass: 1e-3")
+    assert load_params(path)["clean"]["min_digit_mass"] == 0.001
+
+
+def test_integer_given_for_a_float_is_read_as_a_float(tmp_path):
+    path = with_change(tmp_path, "min_digit_mass: 0.0", "min_digit_mass: 0")
+    value = load_params(path)["clean"]["min_digit_mass"]
+    assert value == 0.0 and isinstance(value, float)
+
+
+BAD_PARAMS = [
+    ("quoted integer", "min_valid_items_for_mrat: 46", "min_valid_items_for_mrat: '10'",
+     "score.min_valid_items_for_mrat: must be an integer, got the text '10'; write 10 without quotes"),
+    ("fraction for an integer", "min_valid_items_per_value: 2", "min_valid_items_per_value: 2.5",
+     "score.min_valid_items_per_value: must be an integer, got 2.5"),
+    ("integer out of range", "min_valid_items_per_value: 2", "min_valid_items_per_value: 4",
+     "score.min_valid_items_per_value: must be an integer from 1 to 3, got 4"),
+    ("quoted float", "min_digit_mass: 0.0", "min_digit_mass: '1e-3'",
+     "clean.min_digit_mass: must be a number, got the text '1e-3'"),
+    ("flag for a number", "min_digit_mass: 0.0", "min_digit_mass: true",
+     "clean.min_digit_mass: must be a number, got True"),
+    ("typo in a key", "min_valid_items_per_value: 2", "min_valid_item_per_value: 2",
+     "score.min_valid_item_per_value: unknown key; did you mean 'score.min_valid_items_per_value'?"),
+    ("unknown section", "score:", "scoring:", "scoring: unknown key; did you mean 'score'?"),
+    ("bad choice", "rating_source: reply", "rating_source: sampled",
+     "clean.rating_source: invalid value 'sampled'; use one of reply, distribution"),
+    ("model key with a dot", "  gemma3-270m:", "  gemma3.270m:", "models.gemma3.270m: invalid model key"),
+    ("model key with a slash", "  gemma3-270m:", "  google/gemma:", "models.google/gemma: invalid model key"),
+    ("unknown provider", "provider: llama_cpp", "provider: llamacpp", "models.smollm2-135m.provider: invalid value"),
+    ("bad key variable", "    model: gemma-3-270m", "    model: gemma-3-270m\n    api_key_env: my key",
+     "models.gemma3-270m.api_key_env: invalid value 'my key'"),
+    ("missing key", "  form: neutral            # neutral, male or female item texts\n", "",
+     "instrument.form: missing key"),
+    ("key given twice", "  form: neutral", "  form: neutral\n  form: male", "invalid YAML"),
+]
+
+
+@pytest.mark.parametrize("old, new, expected", [case[1:] for case in BAD_PARAMS], ids=[case[0] for case in BAD_PARAMS])
+def test_bad_params_give_one_line_naming_file_key_and_fix(tmp_path, old, new, expected):
+    path = with_change(tmp_path, old, new)
+    with pytest.raises(InputError) as caught:
+        load_params(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_empty_models_mapping(tmp_path):
+    path = tmp_path / "params.yaml"
+    text = SHIPPED.read_text(encoding="utf-8")
+    start = text.index("models:")
+    end = text.index("instrument:")
+    path.write_text(text[:start] + "models: {}\n\n" + text[end:], encoding="utf-8")
+    with pytest.raises(InputError, match="models: must map at least one model slug"):
+        load_params(path)
+
+
+def test_missing_params_file(tmp_path):
+    with pytest.raises(InputError, match="params file not found"):
+        load_params(tmp_path / "params.yaml")

@@ -1,0 +1,144 @@
+"""The clean and score stages run by DVC in a real repository in a temporary folder."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import PROJECT_ROOT, make_record, write_jsonl
+
+BIN = Path(sys.executable).parent
+PARAMS = """\
+models:
+  model-one:
+    provider: llama_cpp
+    model: first-weights
+  model-two:
+    provider: openai
+    model: org/second
+    api_key_env: SECOND_API_KEY
+instrument:
+  file: llmvalues/instruments/llmvalues-portraits-v1.yaml
+  form: neutral
+clean:
+  rating_source: reply
+  distribution_rating: mean
+  min_digit_mass: 0.0
+score:
+  min_valid_items_per_value: 2
+  min_valid_items_for_mrat: 46
+"""
+
+
+def run(command: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    environment = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(cwd),
+                       DVC_NO_ANALYTICS="1")
+    result = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def trial_records(model: str, trial: int) -> list[dict]:
+    replies = ["5", "Like me", "I'd say 3", "2", "As an AI I have no values, but 4", "6"]
+    records = [make_record(model, trial, item=item, reply=replies[(item + trial) % len(replies)])
+               for item in range(1, 58)]
+    records[9] = make_record(model, trial, item=10, reply="3 or 4")
+    records.append(make_record(model, trial, item=10, reply="4", attempt=1))
+    return records
+
+
+@pytest.fixture(scope="module")
+def repository(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("study")
+    for name in ("dvc.yaml", ".gitignore"):
+        shutil.copy(PROJECT_ROOT / name, root / name)
+    shutil.copytree(PROJECT_ROOT / "stages", root / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PROJECT_ROOT / "llmvalues", root / "llmvalues", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "params.yaml").write_text(PARAMS, encoding="utf-8")
+    for model in ("model-one", "model-two"):
+        records = [record for trial in (1, 2, 3) for record in trial_records(model, trial)]
+        write_jsonl(root / "data" / "raw" / f"{model}.jsonl", records)
+    # A removed model's view stays on disk; clean must not read it.
+    (root / "data" / "raw" / "removed-model.jsonl").write_text("not json\n", encoding="utf-8")
+    run(["git", "init", "-q"], root)
+    run([str(BIN / "dvc"), "init", "-q"], root)
+    run([str(BIN / "dvc"), "config", "core.analytics", "false"], root)
+    run([str(BIN / "dvc"), "repro"], root)
+    return root
+
+
+def test_repro_writes_answers_quality_and_scores(repository):
+    answers = pd.read_csv(repository / "data" / "clean" / "answers.csv")
+    assert len(answers) == 2 * 3 * 58  # one re-ask per trial
+    assert answers["model"].unique().tolist() == ["model-one", "model-two"]
+
+    quality = json.loads((repository / "reports" / "metrics" / "quality.json").read_text())
+    one = quality["models"]["model-one"]
+    assert one["answers"] == 171
+    assert one["status_counts"]["hedged"] > 0
+    assert one["reasked_answers"] == 3
+    assert "removed-model" not in quality["models"]
+
+    values = pd.read_csv(repository / "data" / "scores" / "values.csv")
+    assert values[["model", "trial"]].values.tolist() == [
+        ["model-one", 1], ["model-one", 2], ["model-one", 3], ["model-two", 1], ["model-two", 2], ["model-two", 3],
+    ]
+    centered = values[[column for column in values.columns if column.endswith("_centered")][:19]]
+    assert (centered.sum(axis=1).abs() < 1e-6).all()
+    assert (values["n_valid"] == 57).all()
+
+
+def test_second_repro_runs_nothing(repository):
+    result = run([str(BIN / "dvc"), "repro"], repository)
+    assert "Running stage" not in result.stdout
+    status = run([str(BIN / "dvc"), "status"], repository)
+    assert "up to date" in status.stdout
+
+
+def test_forced_repro_is_byte_identical(repository):
+    outputs = ["data/clean/answers.csv", "data/scores/values.csv", "reports/metrics/quality.json", "dvc.lock"]
+    before = {name: (repository / name).read_bytes() for name in outputs}
+    run([str(BIN / "dvc"), "repro", "--force"], repository)
+    after = {name: (repository / name).read_bytes() for name in outputs}
+    assert before == after
+
+
+def test_metrics_show_lists_quality(repository):
+    result = run([str(BIN / "dvc"), "metrics", "show", "--json"], repository)
+    assert "counted_rate" in result.stdout
+
+
+def test_bad_params_stop_the_stage_with_one_line(repository, tmp_path):
+    clone = tmp_path / "clone"
+    shutil.copytree(repository, clone)
+    params = (clone / "params.yaml").read_text().replace("min_valid_items_per_value: 2",
+                                                         "min_valid_items_per_value: '10'")
+    (clone / "params.yaml").write_text(params)
+    result = run([str(BIN / "dvc"), "repro"], clone, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert ("params.yaml: score.min_valid_items_per_value: must be an integer, got the text '10'; "
+            "write 10 without quotes") in output
+    assert "Traceback" not in output
+    assert not list(clone.rglob("*.tmp"))
+
+
+def test_bad_record_names_file_and_line(repository, tmp_path):
+    clone = tmp_path / "clone"
+    shutil.copytree(repository, clone)
+    view = clone / "data" / "raw" / "model-two.jsonl"
+    lines = view.read_text().splitlines()
+    record = json.loads(lines[4])
+    record["item"] = 99
+    lines[4] = json.dumps(record)
+    view.write_text("\n".join(lines) + "\n")
+    result = run([str(BIN / "dvc"), "repro"], clone, check=False)
+    assert result.returncode != 0
+    assert "data/raw/model-two.jsonl: line 5: item: must be an item number 1-57" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
