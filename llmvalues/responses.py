@@ -1,0 +1,123 @@
+"""Read a wide CSV of questionnaire responses: one row per respondent, one column per item.
+
+Item columns are recognized by name: ``1`` ... ``57``, or the number after a
+prefix ``item``, ``pvq`` or ``q`` (``item23``, ``PVQ_23``, ``q23``). Every other
+column is an identifier and is copied to the scores unchanged. An empty cell (or
+``NA``) is a missing answer.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+from .values import N_ITEMS, SCALE_MAX, SCALE_MIN
+
+_ITEM_COLUMN = re.compile(r"^(?:item|pvq|q)?[ _-]?(\d+)$", re.IGNORECASE)
+_MISSING = ("", "na", "nan", "n/a", "null", ".")
+_DECIMAL = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+
+
+def read_responses(path: str | Path, *, continuous: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read and check a responses CSV.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file.
+    continuous : bool, default=False
+        Accept ratings that are not whole numbers (such as the mean of a model's
+        digit distribution). Without it, 4.5 is an error.
+
+    Returns
+    -------
+    identifiers : DataFrame
+        The non-item columns, in file order.
+    ratings : DataFrame
+        Columns 1-57 as floats, NaN where the answer is missing.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the row and column, and the fix, for a missing or
+        duplicate item column, text in a rating cell, or a rating outside 1-6.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise InputError(source, None, "responses file not found", "check the --responses path")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(source, None, "not UTF-8 text", "save the CSV as UTF-8") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise InputError(source, None, f"not a readable CSV ({str(error).strip()})",
+                         "save the file as comma-separated values with one header row") from None
+    if table.empty:
+        raise InputError(source, None, "no respondent rows", "add one row per respondent below the header")
+
+    item_columns: dict[int, str] = {}
+    identifier_columns = []
+    for column in table.columns:
+        match = _ITEM_COLUMN.match(str(column).strip())
+        if not match:
+            identifier_columns.append(column)
+            continue
+        number = int(match.group(1))
+        if not 1 <= number <= N_ITEMS:
+            raise InputError(source, f"column '{column}'", f"item number {number} is outside 1-{N_ITEMS}",
+                             f"the questionnaire has items 1 to {N_ITEMS}; rename or remove the column")
+        if number in item_columns:
+            raise InputError(source, f"column '{column}'",
+                             f"item {number} also appears as column '{item_columns[number]}'",
+                             "keep one column per item")
+        item_columns[number] = column
+    missing = [number for number in range(1, N_ITEMS + 1) if number not in item_columns]
+    if missing:
+        found = len(item_columns)
+        raise InputError(source, f"item {missing[0]}",
+                         f"found {found} item columns, expected {N_ITEMS}; no column for item {missing[0]}",
+                         f"name the item columns 1 to {N_ITEMS} (or item1 to item{N_ITEMS})")
+
+    label_column = identifier_columns[0] if identifier_columns else None
+    ratings = pd.DataFrame(
+        {number: _ratings_column(table, column, continuous, source, label_column)
+         for number, column in sorted(item_columns.items())},
+        index=table.index,
+    )
+    return table[identifier_columns].copy(), ratings
+
+
+def _ratings_column(table: pd.DataFrame, column: str, continuous: bool, source: str,
+                    label_column: str | None) -> pd.Series:
+    cells = table[column].str.strip()
+    missing = cells.str.lower().isin(_MISSING)
+    numeric = cells.str.fullmatch(_DECIMAL)
+
+    def first(mask: pd.Series) -> tuple[str, str]:
+        row = mask.idxmax()
+        line = row + 2  # the header is line 1
+        respondent = f" (respondent '{table.at[row, label_column]}')" if label_column else ""
+        return f"line {line}{respondent}, column '{column}'", cells[row]
+
+    not_number = ~missing & ~numeric
+    if not_number.any():
+        where, cell = first(not_number)
+        raise InputError(source, where, f"{cell!r} is not a number",
+                         f"write ratings as numbers {SCALE_MIN}-{SCALE_MAX}, "
+                         "or leave the cell empty for a missing answer")
+    values = pd.to_numeric(cells.where(~missing), errors="raise").astype(float)
+    outside = values.notna() & ((values < SCALE_MIN) | (values > SCALE_MAX))
+    if outside.any():
+        where, cell = first(outside)
+        raise InputError(source, where, f"rating {cell} is outside {SCALE_MIN}-{SCALE_MAX}",
+                         "correct the rating, or leave the cell empty for a missing answer")
+    fractional = values.notna() & (values != values.round())
+    if fractional.any() and not continuous:
+        where, cell = first(fractional)
+        raise InputError(source, where, f"rating {cell} is not a whole number",
+                         "correct it, or pass --continuous for ratings that are means of digit distributions")
+    return values
