@@ -38,7 +38,7 @@ def _distribution_rating(distribution: dict, how: str, min_digit_mass: float) ->
 def _uses_distribution(record: dict, rating_source: str) -> bool:
     """Decide which rating a record contributes: its sampled reply or its digit distribution.
 
-    When a record holds both, ``rating_source`` decides; otherwise the one it has is used.
+    When a record contains both, ``rating_source`` decides; otherwise the one it has is used.
     """
     if record["distribution"] is None or record["error"]:
         return False

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 
 class InputError(ValueError):
-    """Invalid user input, reported on one line as ``source: field: problem. fix``.
+    """Invalid user input, reported on one line as ``source: field: problem; fix``.
 
     ``source`` is the file (or ``--option``) the input came from, ``field`` the
-    key, column, item or line inside it, and ``fix`` says what to change.
+    key, column, item or line inside it, and ``fix`` tells the user what to change.
     """
 
     def __init__(self, source: str, field: str | None, problem: str, fix: str | None = None):

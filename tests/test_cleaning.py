@@ -32,7 +32,7 @@ def test_one_row_per_answer_with_value_code():
     assert set(quality["models"]["m"]["status_counts"]) == set(STATUSES)
 
 
-def test_reask_keeps_every_attempt_and_uses_the_first_counted():
+def test_reask_uses_first_counted_attempt():
     records = full_trial("m", 1)
     records[4] = make_record("m", 1, item=5, reply="3 or 4", attempt=0)
     records.append(make_record("m", 1, item=5, reply="6", attempt=1))
@@ -46,7 +46,7 @@ def test_reask_keeps_every_attempt_and_uses_the_first_counted():
     assert quality["models"]["m"]["attempt_status_counts"]["ambiguous"] == 1
 
 
-def test_uncounted_cell_uses_its_last_attempt_and_gets_no_rating():
+def test_uncounted_cell_uses_last_attempt():
     records = full_trial("m", 1)
     records[6] = make_record("m", 1, item=7, reply="As an AI I have no values.", attempt=0)
     records.append(make_record("m", 1, item=7, reply="0", attempt=1))

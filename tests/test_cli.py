@@ -71,7 +71,7 @@ def test_score_with_instrument_file(tmp_path, project_root):
     assert result.returncode == 0, result.stderr
 
 
-def test_score_bad_rating_is_one_line_and_writes_nothing(tmp_path):
+def test_score_bad_rating_writes_nothing(tmp_path):
     row = ["P1", *([3] * 57)]
     row[20] = 9
     responses = write_responses(tmp_path / "people.csv", [row])

@@ -14,7 +14,7 @@ def test_round_significant():
     assert math.isnan(round_significant(float("nan")))
 
 
-def test_json_text_is_sorted_rounded_and_has_no_nan():
+def test_json_text_sorted_and_rounded():
     text = json_text({"b": 2 / 3, "a": float("nan"), "c": [1, 0.1 + 0.2]})
     assert text.endswith("\n")
     assert json.loads(text) == {"a": None, "b": 0.66666667, "c": [1, 0.3]}

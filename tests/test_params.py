@@ -23,12 +23,12 @@ def test_shipped_params_are_valid():
     assert list(params["models"]) == ["smollm2-135m", "gemma3-270m"]
 
 
-def test_float_with_exponent_and_no_dot_is_a_float(tmp_path):
+def test_exponent_without_dot_is_float(tmp_path):
     path = with_change(tmp_path, "min_digit_mass: 0.0", "min_digit_mass: 1e-3")
     assert load_params(path)["clean"]["min_digit_mass"] == 0.001
 
 
-def test_integer_given_for_a_float_is_read_as_a_float(tmp_path):
+def test_integer_for_float_key(tmp_path):
     path = with_change(tmp_path, "min_digit_mass: 0.0", "min_digit_mass: 0")
     value = load_params(path)["clean"]["min_digit_mass"]
     assert value == 0.0 and isinstance(value, float)
@@ -62,7 +62,7 @@ BAD_PARAMS = [
 
 
 @pytest.mark.parametrize("old, new, expected", [case[1:] for case in BAD_PARAMS], ids=[case[0] for case in BAD_PARAMS])
-def test_bad_params_give_one_line_naming_file_key_and_fix(tmp_path, old, new, expected):
+def test_bad_params_one_line_error(tmp_path, old, new, expected):
     path = with_change(tmp_path, old, new)
     with pytest.raises(InputError) as caught:
         load_params(path)

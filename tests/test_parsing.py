@@ -122,7 +122,7 @@ def test_counted_flag():
     assert not parse_reply("3 or 4").counted
 
 
-def test_block_lines_out_of_order_map_by_item_number():
+def test_block_lines_out_of_order():
     reply = "Here are my answers:\n3: 4\n1: 5\n2. Like me\n"
     block = parse_block_reply(reply, [1, 2, 3])
     assert {item: parsed.rating for item, parsed in block.items.items()} == {1: 5, 2: 5, 3: 4}
