@@ -66,8 +66,36 @@ SINGLE_REPLIES = [
     # a rating wrapped in a disclaimer: counted and flagged
     ("As an AI, I don't have personal values, but if I had to choose I would say 4.", HEDGED, 4),
     ("I am an AI language model. Like me.", HEDGED, 5),
+    # a label whose meaning another word changes is not that label's rating
+    ("Not at all like me", UNPARSEABLE, None),
+    ("Not really like me", UNPARSEABLE, None),
+    ("Somewhat like me", UNPARSEABLE, None),
+    ("Very like me", UNPARSEABLE, None),
+    ("A little bit like me", UNPARSEABLE, None),
+    ("I can't say this is like me", UNPARSEABLE, None),
+    ("I'm not sure, but I'd say like me.", VALID, 5),
+    ("2 - not really like me", VALID, 2),
+    # number words linked to another number, and fractions in words
+    ("three or four", AMBIGUOUS, None),
+    ("between four and five", AMBIGUOUS, None),
+    ("a four", VALID, 4),
+    ("five and a half", OUT_OF_RANGE, None),
+    ("4 and a half", OUT_OF_RANGE, None),
+    # signs, other scales and compounds
+    ("-1", OUT_OF_RANGE, None),
+    ("6/10", OUT_OF_RANGE, None),
+    ("Seven out of ten", OUT_OF_RANGE, None),
+    ("On a 6-point scale, 4", VALID, 4),
+    ("3 of 6", VALID, 3),
+    ("On a scale from 1 (not like me at all) to 6 (very much like me), I'd say 5", VALID, 5),
+    # numbers inside running text are not ratings on their own
+    ("They want a safe country with 3 key features: police, army and borders. I relate somewhat.", UNPARSEABLE, None),
+    ("I'd rate it 4, since 3 things matter to me", AMBIGUOUS, None),
+    ("I give it 5 stars", VALID, 5),
+    ("Answer:\n\n4\n\nThis reflects my priorities.", VALID, 4),
     # nothing to read
     ("", EMPTY, None),
+    ("\u200b", EMPTY, None),
     ("   \n\t", EMPTY, None),
     ("That is an interesting question.", UNPARSEABLE, None),
     ("Not very much like me", UNPARSEABLE, None),
@@ -79,6 +107,18 @@ def test_single_reply(reply, status, rating):
     parsed = parse_reply(reply)
     assert parsed.status == status
     assert parsed.rating == rating
+
+
+def test_other_scale_is_named_in_the_note():
+    parsed = parse_reply("I'd give it 7/10")
+    assert parsed.status == OUT_OF_RANGE
+    assert parsed.note == "rating on another scale: 7/10"
+
+
+def test_uncued_number_is_explained():
+    parsed = parse_reply("There are 3 reasons I relate to this.")
+    assert parsed.status == UNPARSEABLE
+    assert parsed.note == "numbers in running text, none given as a rating"
 
 
 def test_out_of_range_keeps_the_number_unchanged():
