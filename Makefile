@@ -18,7 +18,9 @@ $(INSTALLED): requirements.txt pyproject.toml
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
+# check-params reports a bad params.yaml on one line before DVC reads it.
 repro: $(INSTALLED)
+	$(BIN)/llmvalues check-params
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 # Recompile requirements.txt from requirements.in (needs network access to the

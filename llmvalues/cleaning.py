@@ -153,6 +153,12 @@ def clean_records(
                     "reply": record["reply"],
                 })
 
+    for model in records_by_model:
+        if record_counts[model] == 0:
+            raise InputError((sources or {}).get(model, f"records of model {model}"), None,
+                             "no questionnaire records", "re-run collect for this model, "
+                             "or remove it from models in params.yaml")
+
     answers = pd.DataFrame(rows, columns=list(ANSWER_COLUMNS))
     if answers.empty:
         answers = answers.astype({"trial": int, "item": int, "attempt": int, "rating": float,
@@ -192,14 +198,16 @@ def summarize_quality(answers: pd.DataFrame, models: list[str], record_counts: C
         attempt_counts = {status: int((rows["status"] == status).sum()) for status in STATUSES}
         attempts_per_cell = rows.groupby(["trial", "item"]).size()
         from_distribution = rows[rows["rating_source"] == "distribution"]
+        expected = len(trials) * N_ITEMS
         summary["models"][model] = {
             "records": int(record_counts[model]),
             "trials": len(trials),
+            "expected_answers": expected,
             "answers": cells,
-            "missing_answers": len(trials) * N_ITEMS - cells,
+            "missing_answers": expected - cells,
             "status_counts": status_counts,
             "status_rates": {status: (count / cells if cells else None) for status, count in status_counts.items()},
-            "counted_rate": (sum(status_counts[status] for status in COUNTED_STATUSES) / cells) if cells else None,
+            "counted_rate": (sum(status_counts[status] for status in COUNTED_STATUSES) / expected) if expected else None,
             "attempt_status_counts": attempt_counts,
             "reasked_answers": int((attempts_per_cell > 1).sum()),
             "unexpected_item_lines": int(unexpected_counts[model]),

@@ -23,7 +23,7 @@ FORMS = ("neutral", "male", "female")
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _REQUIRED_KEYS = ("id", "name", "language", "scale", "forms", "items")
-_OPTIONAL_KEYS = ("original", "validated", "source", "licence", "notice", "question")
+_OPTIONAL_KEYS = ("original", "validated", "source", "licence", "question")
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,29 @@ def resolve_instrument(reference: str | Path) -> Instrument:
         str(reference), None, "not an instrument file and not the id of a built-in instrument",
         f"give the path of a .yaml instrument file or one of: {', '.join(builtins)}",
     )
+
+
+def select_instrument(settings: dict[str, Any], params_source: str, root: str | Path = ".") -> Instrument:
+    """Load the instrument that the ``instrument`` section of params.yaml selects.
+
+    ``settings`` holds ``file`` (relative to ``root``, the project folder) and
+    ``form``. Problems with the selection are reported against the params file;
+    problems inside the instrument file against that file.
+    """
+    path = Path(root) / settings["file"]
+    if not path.is_file():
+        raise InputError(params_source, "instrument.file", f"instrument file not found: {settings['file']}",
+                         f"give the path of an instrument file, such as {_builtin_path_hint()}")
+    instrument = load_instrument(path)
+    if settings["form"] not in instrument.forms:
+        raise InputError(params_source, "instrument.form",
+                         f"the instrument {instrument.id} has no '{settings['form']}' form",
+                         f"choose one of {', '.join(instrument.forms)}")
+    return instrument
+
+
+def _builtin_path_hint() -> str:
+    return f"llmvalues/instruments/{DEFAULT_INSTRUMENT_ID}.yaml"
 
 
 def load_instrument(path: str | Path) -> Instrument:
@@ -174,11 +197,18 @@ def _scale(value: Any, source: str) -> dict[int, str]:
     expected = list(range(SCALE_MIN, SCALE_MAX + 1))
     if not isinstance(labels, dict) or set(labels) != set(expected):
         raise InputError(source, "scale.labels", "must give labels for exactly the points 1, 2, 3, 4, 5, 6", fix)
-    checked = {}
+    checked: dict[int, str] = {}
     for point in expected:
         label = labels[point]
-        if not isinstance(label, str) or not label.strip():
+        if not isinstance(label, str):
+            raise InputError(source, f"scale.labels.{point}", f"must be text, got {label!r}",
+                             "write the label's words, in quotes if they look like a number")
+        if not label.strip():
             raise InputError(source, f"scale.labels.{point}", "must be non-empty text", fix)
+        for other, text in checked.items():
+            if " ".join(text.lower().split()) == " ".join(label.lower().split()):
+                raise InputError(source, f"scale.labels.{point}", f"same label as point {other}: {label.strip()!r}",
+                                 "give each point of the scale its own label")
         checked[point] = label.strip()
     return checked
 
@@ -218,7 +248,10 @@ def _items(value: Any, forms: tuple[str, ...], source: str) -> dict[int, Item]:
         texts = {}
         for form in forms:
             text = entry.get(form)
-            if not isinstance(text, str) or not text.strip():
+            if text is not None and not isinstance(text, str):
+                raise InputError(source, f"{where}.{form}", f"must be text, got {text!r}",
+                                 "write the item text, in quotes if it looks like a number")
+            if text is None or not text.strip():
                 raise InputError(source, f"{where}.{form}", "missing item text",
                                  f"write the {form} form of item {number}, or drop '{form}' from forms")
             texts[form] = text.strip()

@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ FLOAT_FORMAT = f"%.{SIGNIFICANT_DIGITS}g"
 
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_PREFIXES = ("=", "+", "-", "@")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -68,8 +70,12 @@ def write_json(path: str | Path, document: Any) -> None:
 
 
 def escape_formula(text: Any) -> Any:
-    """Prefix text that a spreadsheet would run as a formula with an apostrophe."""
-    if isinstance(text, str) and text.startswith(_FORMULA_PREFIXES):
+    """Prefix text that a spreadsheet would run as a formula with an apostrophe.
+
+    Text that is a plain number ("-1", "+5") is left alone: a spreadsheet reads it
+    as a number, not a formula.
+    """
+    if isinstance(text, str) and text.startswith(_FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
 

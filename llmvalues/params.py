@@ -22,7 +22,7 @@ from .yamlfile import load_yaml
 
 # Model keys become stage names (collect@<key>), dotted param paths (models.<key>)
 # and file names (data/raw/<key>.jsonl), so they are restricted to a safe slug.
-MODEL_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MODEL_SLUG = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 PROVIDERS = ("llama_cpp", "openai", "anthropic", "openai_compatible")
 
 
@@ -147,8 +147,8 @@ class Models(Spec):
         for slug, entry in value.items():
             if not isinstance(slug, str) or not MODEL_SLUG.match(slug):
                 raise InputError(source, f"{key}.{slug}", "invalid model key",
-                                 "use lowercase letters, digits and single hyphens only, "
-                                 "such as gpt-4o or smollm2-135m (no dots, spaces or slashes)")
+                                 "start with a lowercase letter and use lowercase letters, digits and single "
+                                 "hyphens only, such as gpt-4o or smollm2-135m (no dots, spaces or slashes)")
             checked[slug] = self.entry.check(entry, source, f"{key}.{slug}")
         return checked
 

@@ -58,8 +58,13 @@ ANSWER_MODES = ("text", "logprobs")
 DIGITS = tuple(str(point) for point in range(SCALE_MIN, SCALE_MAX + 1))
 
 
-def read_records(path: str | Path, model: str) -> Iterator[dict[str, Any]]:
+def read_records(path: str | Path, model: str,
+                 expected: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
     """Yield the validated records of one model's view file, in file order.
+
+    ``expected`` maps record fields to the values the current params select (such
+    as ``instrument`` and ``form``); a questionnaire record with another value is
+    an error, because a view must hold only what the current params ask for.
 
     Raises InputError naming the file, the line and the field of the first bad
     record. A missing file is an error too: the model is listed in params.yaml
@@ -68,7 +73,8 @@ def read_records(path: str | Path, model: str) -> Iterator[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         raise InputError(str(path), None, f"no collected records for model '{model}'",
-                         f"run its collect stage (dvc repro collect@{model}) or remove it from models in params.yaml")
+                         "collect its answers into this file (record format: llmvalues/records.py) "
+                         "or remove the model from models in params.yaml")
     with path.open(encoding="utf-8") as stream:
         for number, line in enumerate(stream, start=1):
             if not line.strip():
@@ -80,6 +86,12 @@ def read_records(path: str | Path, model: str) -> Iterator[dict[str, Any]]:
                 raise InputError(str(path), where, f"invalid JSON ({error.msg})",
                                  "restore the file from git or re-run collect") from None
             validate_record(record, str(path), where, model)
+            if record["battery"] == QUESTIONNAIRE:
+                for name, value in (expected or {}).items():
+                    if record[name] != value:
+                        raise InputError(str(path), f"{where}: {name}",
+                                         f"the record has {record[name]!r} but params.yaml selects {value!r}",
+                                         "re-run collect so that the view matches the current params")
             yield record
 
 

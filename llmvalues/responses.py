@@ -2,12 +2,13 @@
 
 Item columns are recognized by name: ``1`` ... ``57``, or the number after a
 prefix ``item``, ``pvq`` or ``q`` (``item23``, ``PVQ_23``, ``q23``). Every other
-column is an identifier and is copied to the scores unchanged. An empty cell (or
-``NA``) is a missing answer.
+column is an identifier and is copied to the scores. An empty cell, or one of
+``NA``, ``NaN``, ``N/A``, ``null`` and ``.`` (in any case), is a missing answer.
 """
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -21,43 +22,38 @@ _MISSING = ("", "na", "nan", "n/a", "null", ".")
 _DECIMAL = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 
 
-def read_responses(path: str | Path, *, continuous: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_responses(path: str | Path, *, continuous: bool = False,
+                   delimiter: str = ",") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read and check a responses CSV.
 
     Parameters
     ----------
     path : str or Path
-        The CSV file.
+        The CSV file, UTF-8 (a byte-order mark is allowed), one header row.
     continuous : bool, default=False
         Accept ratings that are not whole numbers (such as the mean of a model's
         digit distribution). Without it, 4.5 is an error.
+    delimiter : str, default=","
+        The field separator.
 
     Returns
     -------
     identifiers : DataFrame
-        The non-item columns, in file order.
+        The non-item columns, in file order, as text.
     ratings : DataFrame
         Columns 1-57 as floats, NaN where the answer is missing.
 
     Raises
     ------
     InputError
-        Naming the file, the row and column, and the fix, for a missing or
-        duplicate item column, text in a rating cell, or a rating outside 1-6.
+        Naming the file, the line and column, and the fix: for a missing, duplicate
+        or unknown item column, a row with the wrong number of fields, text in a
+        rating cell, or a rating outside 1-6.
     """
-    path = Path(path)
     source = str(path)
-    if not path.is_file():
-        raise InputError(source, None, "responses file not found", "check the --responses path")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(source, None, "not UTF-8 text", "save the CSV as UTF-8") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise InputError(source, None, f"not a readable CSV ({str(error).strip()})",
-                         "save the file as comma-separated values with one header row") from None
-    if table.empty:
-        raise InputError(source, None, "no respondent rows", "add one row per respondent below the header")
+    header, rows, lines = _read_rows(Path(path), delimiter)
+    table = pd.DataFrame(rows, columns=header, dtype=str)
+    table.index = range(len(table))
 
     item_columns: dict[int, str] = {}
     identifier_columns = []
@@ -84,22 +80,79 @@ def read_responses(path: str | Path, *, continuous: bool = False) -> tuple[pd.Da
 
     label_column = identifier_columns[0] if identifier_columns else None
     ratings = pd.DataFrame(
-        {number: _ratings_column(table, column, continuous, source, label_column)
+        {number: _ratings_column(table, column, continuous, source, label_column, lines)
          for number, column in sorted(item_columns.items())},
         index=table.index,
     )
     return table[identifier_columns].copy(), ratings
 
 
+def _read_rows(path: Path, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
+    """Return the header, the data rows and the line on which each row starts.
+
+    Blank lines are skipped; every other row must have as many fields as the header.
+    """
+    source = str(path)
+    if not path.is_file():
+        raise InputError(source, None, "responses file not found", "check the --responses path")
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            reader = csv.reader(stream, delimiter=delimiter)
+            last_line = 0
+            for fields in reader:
+                start, last_line = last_line + 1, reader.line_num
+                if not fields:
+                    continue
+                if header is None:
+                    header = [name.strip() for name in fields]
+                    _check_header(header, source, delimiter)
+                    continue
+                if len(fields) != len(header):
+                    raise InputError(source, f"line {start}",
+                                     f"{len(fields)} fields, but the header has {len(header)}",
+                                     "give every row one field per column (an empty field for a missing answer)")
+                rows.append(fields)
+                lines.append(start)
+    except UnicodeDecodeError:
+        raise InputError(source, None, "not UTF-8 text", "save the CSV as UTF-8") from None
+    except csv.Error as error:
+        raise InputError(source, None, f"not a readable CSV ({error})",
+                         "save the file as comma-separated values with one header row") from None
+    if header is None:
+        raise InputError(source, None, "the file is empty", "add a header row and one row per respondent")
+    if not rows:
+        raise InputError(source, None, "no respondent rows", "add one row per respondent below the header")
+    return header, rows, lines
+
+
+def _check_header(header: list[str], source: str, delimiter: str) -> None:
+    if len(header) == 1:
+        for other in (";", "\t", "|"):
+            if other != delimiter and other in header[0]:
+                shown = "tab" if other == "\t" else f"'{other}'"
+                raise InputError(source, "line 1", f"the header is a single column; the file looks separated by {shown}",
+                                 f"save it with commas, or pass --delimiter {shown}")
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            raise InputError(source, f"column '{name}'",
+                             f"appears twice in the header (columns {seen[name]} and {position})",
+                             "give every column its own name")
+        seen[name] = position
+
+
 def _ratings_column(table: pd.DataFrame, column: str, continuous: bool, source: str,
-                    label_column: str | None) -> pd.Series:
+                    label_column: str | None, lines: list[int]) -> pd.Series:
     cells = table[column].str.strip()
     missing = cells.str.lower().isin(_MISSING)
     numeric = cells.str.fullmatch(_DECIMAL)
 
     def first(mask: pd.Series) -> tuple[str, str]:
         row = mask.idxmax()
-        line = row + 2  # the header is line 1
+        line = lines[row]
         respondent = f" (respondent '{table.at[row, label_column]}')" if label_column else ""
         return f"line {line}{respondent}, column '{column}'", cells[row]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from llmvalues.runtime import run_stage  # first: limits BLAS to one thread before numpy loads
 from llmvalues.cleaning import TEXT_COLUMNS, clean_records
-from llmvalues.instrument import load_instrument
+from llmvalues.instrument import select_instrument
 from llmvalues.outputs import write_csv, write_json
 from llmvalues.params import load_params
 from llmvalues.records import read_records
@@ -21,9 +21,10 @@ QUALITY = Path("reports/metrics/quality.json")
 
 def main() -> None:
     params = load_params("params.yaml")
-    instrument = load_instrument(params["instrument"]["file"])
+    instrument = select_instrument(params["instrument"], "params.yaml")
     sources = {model: str(RAW_DIR / f"{model}.jsonl") for model in params["models"]}
-    records = {model: list(read_records(path, model)) for model, path in sources.items()}
+    expected = {"instrument": instrument.id, "form": params["instrument"]["form"]}
+    records = {model: list(read_records(path, model, expected)) for model, path in sources.items()}
     settings = params["clean"]
     answers, quality = clean_records(
         records,

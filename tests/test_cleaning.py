@@ -160,6 +160,28 @@ def test_read_records_validates_each_line(tmp_path):
         list(read_records(missing_field, "m"))
 
 
-def test_missing_view_names_the_collect_stage(tmp_path):
-    with pytest.raises(InputError, match=r"no collected records for model 'gpt-4o'.*collect@gpt-4o"):
+def test_missing_view_is_an_error(tmp_path):
+    with pytest.raises(InputError, match=r"gpt-4o.jsonl: no collected records for model 'gpt-4o'"):
         list(read_records(tmp_path / "gpt-4o.jsonl", "gpt-4o"))
+
+
+def test_empty_view_is_an_error():
+    with pytest.raises(InputError, match=r"data/raw/m.jsonl: no questionnaire records"):
+        clean({"m": []}, sources={"m": "data/raw/m.jsonl"})
+
+
+def test_record_from_other_params_is_an_error(tmp_path):
+    records = full_trial("m", 1)
+    records[3]["form"] = "female"
+    path = write_jsonl(tmp_path / "m.jsonl", records)
+    expected = {"instrument": "llmvalues-portraits-v1", "form": "neutral"}
+    with pytest.raises(InputError, match="line 4: form: the record has 'female' but params.yaml selects 'neutral'"):
+        list(read_records(path, "m", expected))
+
+
+def test_counted_rate_is_over_expected_answers():
+    records = full_trial("m", 1)[:19]
+    _, quality = clean({"m": records})
+    assert quality["models"]["m"]["expected_answers"] == 57
+    assert quality["models"]["m"]["counted_rate"] == pytest.approx(19 / 57)
+    assert quality["models"]["m"]["status_rates"]["valid"] == 1.0

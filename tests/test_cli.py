@@ -1,6 +1,7 @@
 """The installed ``llmvalues`` command, run as a user runs it."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -98,7 +99,7 @@ def test_score_bad_threshold(tmp_path):
     responses = write_responses(tmp_path / "people.csv", [["P1", *([3] * 57)]])
     result = run("score", "--responses", responses, "--min-valid-items-per-value", "5")
     assert result.returncode == 2
-    assert "min_valid_per_value must be 1, 2 or 3, got 5" in result.stderr
+    assert "argument --min-valid-items-per-value: must be a whole number from 1 to 3, got 5" in result.stderr
 
 
 def test_score_identifier_clashing_with_a_score_column(tmp_path):
@@ -114,3 +115,69 @@ def test_missing_subcommand_shows_usage():
     result = run()
     assert result.returncode == 2
     assert "usage: llmvalues" in result.stderr
+
+
+def test_parse_reply_from_file_and_stdin(tmp_path):
+    path = tmp_path / "reply.txt"
+    path.write_text("Rating: " + "well, " * 30000 + "5", encoding="utf-8")
+    assert json.loads(run("parse-reply", "--file", path).stdout)["rating"] == 5
+    piped = subprocess.run([str(COMMAND), "parse-reply", "--file", "-"], input="-1", capture_output=True,
+                           text=True, timeout=120)
+    assert json.loads(piped.stdout)["status"] == "out_of_range"
+
+
+def test_parse_reply_text_starting_with_dash():
+    assert json.loads(run("parse-reply", "--text=-5").stdout)["status"] == "out_of_range"
+
+
+def test_score_output_is_a_folder(tmp_path):
+    responses = write_responses(tmp_path / "people.csv", [["P1", *([3] * 57)]])
+    result = run("score", "--responses", responses, "--output", tmp_path)
+    assert result.returncode == 2
+    assert f"{tmp_path}: is a folder; give --output a file name" in result.stderr
+
+
+def test_score_output_under_a_file(tmp_path):
+    responses = write_responses(tmp_path / "people.csv", [["P1", *([3] * 57)]])
+    result = run("score", "--responses", responses, "--output", responses / "scores.csv")
+    assert result.returncode == 2
+    assert "cannot write the file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_score_semicolon_delimiter(tmp_path):
+    path = tmp_path / "people.csv"
+    header = ["id"] + [f"item{number}" for number in range(1, 58)]
+    path.write_text(";".join(header) + "\n" + ";".join(["P1"] + ["3"] * 57) + "\n", encoding="utf-8")
+    result = run("score", "--responses", path, "--delimiter", ";")
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_instrument_builtin():
+    result = run("check-instrument", "llmvalues-portraits-v1")
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert output["items"] == 57
+    assert output["forms"] == ["neutral", "male", "female"]
+    assert output["original"] is True
+
+
+def test_check_params_shipped(project_root):
+    result = run("check-params", cwd=project_root)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["instrument"] == "llmvalues-portraits-v1"
+
+
+def test_check_params_bad_selection(tmp_path, project_root):
+    text = (project_root / "params.yaml").read_text(encoding="utf-8")
+    shutil.copytree(project_root / "llmvalues" / "instruments", tmp_path / "llmvalues" / "instruments")
+    cases = [
+        ("file: llmvalues/instruments/llmvalues-portraits-v1.yaml", "file: data/instruments/absent.yaml",
+         "params.yaml: instrument.file: instrument file not found: data/instruments/absent.yaml"),
+        ("form: neutral", "form: plural", "params.yaml: instrument.form: invalid value 'plural'"),
+    ]
+    for old, new, expected in cases:
+        (tmp_path / "params.yaml").write_text(text.replace(old, new), encoding="utf-8")
+        result = run("check-params", cwd=tmp_path)
+        assert result.returncode == 2, new
+        assert expected in result.stderr, new

@@ -126,6 +126,11 @@ BAD_DOCUMENTS = [
     ("id with a slash", lambda d: d.update(id="a/b"), "id", "invalid id"),
     ("unknown form", lambda d: d.update(forms=["neutral", "plural"]), "forms", "unknown form 'plural'"),
     ("original not a flag", lambda d: d.update(original="yes"), "original", "must be true or false"),
+    ("two points with one label", lambda d: d["scale"]["labels"].update({6: "like me"}), "scale.labels.6",
+     "same label as point 5"),
+    ("label written as a number", lambda d: d["scale"]["labels"].update({6: 6}), "scale.labels.6",
+     "must be text, got 6"),
+    ("item text written as a number", lambda d: _set_item(d, 9, "neutral", 5), "item 9.neutral", "must be text, got 5"),
 ]
 
 

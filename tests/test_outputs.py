@@ -22,12 +22,15 @@ def test_json_text_sorted_and_rounded():
 
 
 def test_csv_text_escapes_formulas_in_text_columns_only():
-    table = pd.DataFrame({"reply": ["=1+1", "@SUM(A1)", "-2", "+x", "plain"], "rating": [-1.0, 2.0, 3.0, 4.0, 5.0]})
+    table = pd.DataFrame({"reply": ["=1+1", "@SUM(A1)", "-2", "+x", "plain", "-2+A1"],
+                          "rating": [-1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
     lines = csv_text(table, text_columns=("reply",)).splitlines()
     assert lines[1] == "'=1+1,-1"
     assert lines[2] == "'@SUM(A1),2"
-    assert lines[3] == "'-2,3"
+    assert lines[3] == "-2,3"  # a plain number is not a formula
+    assert lines[4] == "'+x,4"
     assert lines[5] == "plain,5"
+    assert lines[6] == "'-2+A1,6"
 
 
 def test_csv_text_rounds_floats_to_eight_digits():

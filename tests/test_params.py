@@ -52,6 +52,8 @@ BAD_PARAMS = [
      "clean.rating_source: invalid value 'sampled'; use one of reply, distribution"),
     ("model key with a dot", "  gemma3-270m:", "  gemma3.270m:", "models.gemma3.270m: invalid model key"),
     ("model key with a slash", "  gemma3-270m:", "  google/gemma:", "models.google/gemma: invalid model key"),
+    ("model key starting with a digit", "  gemma3-270m:", "  3gemma:", "models.3gemma: invalid model key"),
+    ("model key read as a number", "  gemma3-270m:", "  123:", "models.123: invalid model key"),
     ("unknown provider", "provider: llama_cpp", "provider: llamacpp", "models.smollm2-135m.provider: invalid value"),
     ("bad key variable", "    model: gemma-3-270m", "    model: gemma-3-270m\n    api_key_env: my key",
      "models.gemma3-270m.api_key_env: invalid value 'my key'"),

@@ -87,7 +87,55 @@ def test_empty_and_missing_files(tmp_path):
         read_responses(header_only)
     blank = tmp_path / "blank.csv"
     blank.write_text("", encoding="utf-8")
-    with pytest.raises(InputError, match="not a readable CSV"):
+    with pytest.raises(InputError, match="the file is empty"):
         read_responses(blank)
     with pytest.raises(InputError, match="responses file not found"):
         read_responses(tmp_path / "absent.csv")
+
+
+def test_duplicate_header_name(tmp_path):
+    path = write_csv(tmp_path / "r.csv", items_header() + ["item5"], [[3] * 58])
+    with pytest.raises(InputError, match=r"column 'item5': appears twice in the header \(columns 5 and 58\)"):
+        read_responses(path)
+
+
+def test_row_with_missing_fields(tmp_path):
+    path = write_csv(tmp_path / "r.csv", ["id"] + items_header(), [["P1"] + [3] * 57, ["P2"] + [3] * 29])
+    with pytest.raises(InputError, match="r.csv: line 3: 30 fields, but the header has 58"):
+        read_responses(path)
+
+
+def test_line_numbers_count_blank_lines_and_quoted_breaks(tmp_path):
+    header = ",".join(["id"] + items_header())
+    good = ",".join(["P1"] + ["3"] * 57)
+    bad = ",".join(['"P\n2"'] + ["3"] * 56 + ["x"])
+    path = tmp_path / "r.csv"
+    path.write_text("\n".join([header, "", good, bad]) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 4 \\(respondent 'P\n2'\\), column 'item57'"):
+        read_responses(path)
+
+
+def test_semicolon_file_is_recognized(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text(";".join(["id"] + items_header()) + "\n" + ";".join(["P1"] + ["3"] * 57) + "\n",
+                    encoding="utf-8")
+    with pytest.raises(InputError, match="looks separated by ';'; save it with commas, or pass --delimiter ';'"):
+        read_responses(path)
+    _, ratings = read_responses(path, delimiter=";")
+    assert ratings.shape == (1, 57)
+
+
+def test_byte_order_mark_and_crlf(tmp_path):
+    path = tmp_path / "r.csv"
+    text = ",".join(["id"] + items_header()) + "\r\n" + ",".join(["P1"] + ["2"] * 57) + "\r\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    identifiers, ratings = read_responses(path)
+    assert list(identifiers.columns) == ["id"]
+    assert ratings.loc[0, 1] == 2
+
+
+@pytest.mark.parametrize("token", ["NA", "nan", "N/A", "null", "."])
+def test_missing_answer_tokens(tmp_path, token):
+    path = write_csv(tmp_path / "r.csv", items_header(), [[token] + [3] * 56])
+    _, ratings = read_responses(path)
+    assert np.isnan(ratings.loc[0, 1])
