@@ -14,25 +14,33 @@ Every reply gets one status:
 - ``truncated``: the provider stopped at the token limit; the text is not parsed.
 - ``error``: the request failed; there is no reply.
 
-A rating is never clipped, rounded, guessed or replaced by a default. Mentions of
-the scale itself ("on a scale of 1 to 6", "5/6", "where 1 means ...") are removed
-before candidates are collected, so they are not ratings. Candidates come from
-digits, number words and the scale labels of the instrument ("like me" is 5).
-Agreeing candidates ("5 - like me") count once. A candidate must stand where a
-rating belongs: at the start or end of the reply, alone on a line, or after a word
-that introduces one ("I'd say 5", "rating: 5", "3 or 4"). A number inside running
-text ("a country with 3 key features") never becomes a rating on its own. A label
-that another word modifies or negates ("not really like me", "I can't say this is
-like me") is not read as that label's rating. A rating on another scale ("7/10")
-is out of range and is not converted.
+A rating is never clipped, rounded, guessed or replaced by a default; when in
+doubt a reply is ambiguous or unparseable, never a rating. Mentions of the scale
+itself ("on a scale of 1 to 6", "5/6", "a 6-point scale", "where 1 means ...", an
+echo of the six labels) are removed before candidates are collected. Candidates
+come from digits, number words and the scale labels of the instrument ("like me"
+is 5), and a candidate counts only where a rating belongs:
 
-The refusal cues, label modifiers and number words are English. NOTE: replies in
-other languages are parsed from digits and the instrument's own labels only.
+- before it, the start of the reply, a line or a clause, or a word that introduces
+  a rating ("I'd say 5", "rating: 5", "give it a 4");
+- after it, the end of the clause, a label, or a word that explains it ("5 because");
+- not rejected or questioned in its clause ("not 6", "never a 1", "6? No"), and for
+  a label, not changed by the word before it ("really like me", "an AI like me").
+
+Numbers inside running text ("a country with 3 key features") are therefore not
+ratings. Agreeing candidates ("5 - like me") count once. A rating on another scale
+("7/10") is out of range and is not converted. Context is read in a bounded window
+around each candidate, so parsing time grows linearly with the reply's length.
+
+The cue words, refusal patterns, label modifiers and number words are English.
+NOTE: in replies in other languages, a digit counts only where punctuation sets it
+apart ("Antwort: 4", "4."); other ratings there are left unparseable.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -101,39 +109,47 @@ class ParsedBlock:
 
 
 _REFUSAL_PATTERNS = [
-    r"\bas an? (?:ai|a\.i\.|artificial intelligence|(?:ai |large )?language model|llm|ai assistant|"
+    r"\b(?:as|being) an? (?:ai|a\.i\.|artificial intelligence|(?:ai |large )?language model|llm|ai assistant|"
     r"virtual assistant|chatbot|machine)\b",
+    r"\ban ai (?:made|developed|created|trained|built) by\b",
     r"\bi(?:'m| am) (?:just |only |merely )?an? (?:ai|artificial intelligence|(?:ai |large )?language model|"
     r"chatbot|computer program|machine|assistant|ai assistant|bot)\b",
-    r"\bi (?:do not|don't|cannot|can't) (?:have|hold|possess|experience) (?:any |personal |my own |real |"
-    r"human |genuine )*(?:values|preferences|opinions|beliefs|feelings|emotions|views|experiences|desires|"
-    r"personality|self|identity)\b",
+    r"\bi (?:do not|don't|cannot|can't) (?:really )?(?:have|hold|possess|experience) (?:a |any |personal |"
+    r"my own |real |human |genuine )*(?:values|preferences|opinions|beliefs|feelings|emotions|views|"
+    r"experiences|desires|personality|self|identity)\b",
     r"\bi(?:'m| am) not (?:a person|a human|human|a real person|able to (?:answer|rate|respond|say|choose))\b",
-    r"\bi (?:cannot|can't|won't|will not|am unable to|'m unable to|am not able to|'m not able to) "
+    r"\bi(?: cannot| can't| won't| will not| am unable to|'m unable to| am not able to|'m not able to) "
     r"(?:answer|rate|respond|provide|give|choose|select|comply|assess|evaluate|say how)\b",
     r"\bi(?:'m| am) sorry,? but\b",
     r"\bnot (?:able|possible) for me to\b",
     r"\b(?:it is|it's) not (?:possible|appropriate) for me to\b",
+    r"\b(?:a |the )?(?:typical|average) (?:person|human)\b",
+    r"\bmost (?:people|humans)\b",
 ]
 _REFUSAL = re.compile("|".join(f"(?:{pattern})" for pattern in _REFUSAL_PATTERNS))
 
 _LOW, _HIGH = SCALE_MIN, SCALE_MAX
 _WORDS = "zero|one|two|three|four|five|six|seven|eight|nine|ten"
 _NUMBER_TOKEN = rf"(?:\d+(?:\.\d+)?|{_WORDS})"
+_LOW_TOKEN = rf"(?:{_LOW}|one)"
+_HIGH_TOKEN = rf"(?:{_HIGH}|six)"
 # An end of the range, optionally followed by its label in brackets: "1 (not like me at all)".
 _END = r"\(?\s*{}\s*\)?(?:\s*\([^()]{{0,40}}\))?"
-_RANGE = rf"{_END.format(_LOW)}\s*(?:-|to|through|and)\s*{_END.format(_HIGH)}"
+_RANGE = rf"{_END.format(_LOW_TOKEN)}\s*(?:-|to|through|and)\s*{_END.format(_HIGH_TOKEN)}"
 _SCALE_MENTIONS = [
-    # "on a scale of 1 to 6", "a rating from 1-6", "between 1 and 6", "(1-6)", "1 to 6"
-    rf"\b(?:scale|range|rating|ratings|score|scores)\s+(?:of|from|between)\s+{_RANGE}",
+    # "on a scale of 1 to 6", "a rating from 1-6", "between one and six", "(1-6)", "1 to 6."
+    rf"\b(?:scale|range|rating|ratings|score|scores|number)\s+(?:of|from|between)\s+{_RANGE}",
     rf"\b(?:from|between)\s+{_RANGE}",
-    rf"(?<![\w.]){_RANGE}(?![\w.])",
+    rf"(?<![\w.]){_RANGE}(?!\w|\.\d)",
     # "5/6", "5 out of 6" and "5 of 6": the maximum is not a rating
-    rf"\bout\s+of\s+(?:{_HIGH}|six)\b",
+    rf"\bout\s+of\s+{_HIGH_TOKEN}\b",
     rf"(?<=\d)\s+of\s+{_HIGH}\b",
     rf"/\s*{_HIGH}(?![\w.])",
-    # "a 6-point scale", "six-point": the size of the scale
-    rf"\b(?:{_HIGH}|six)\s*-\s*(?:point|step|level)\b",
+    # "a 6-point scale", "six point": the size of the scale
+    rf"\b{_HIGH_TOKEN}\s*-?\s*(?:point|step|level)s?\b",
+    # "6 is the highest", "with 1 being the lowest and 6 the highest"
+    rf"\b{_NUMBER_TOKEN}\s+(?:(?:is|being|as|=)\s+)?(?:the\s+)?(?:highest|lowest|maximum|minimum|top|bottom|"
+    rf"best|worst|most|least)\b",
 ]
 _SCALE_MENTION = re.compile("|".join(f"(?:{pattern})" for pattern in _SCALE_MENTIONS))
 
@@ -143,36 +159,59 @@ _OTHER_SCALE = re.compile(rf"(?<![\w.])({_NUMBER_TOKEN})\s*(?:/|out\s+of)\s*({_N
 # "four and a half", "4 and a half", "four point five": fractions written in words
 _WORD_FRACTION = re.compile(rf"\b({_NUMBER_TOKEN})\s+(?:and\s+a\s+half|point\s+({_WORDS}))\b")
 
-# "item 12", "question 3", "statement 40": references to the questionnaire, not ratings
-_ITEM_REFERENCE = re.compile(r"\b(?:item|items|question|questions|statement|statements|portrait|no\.)\s*#?\s*\d+")
+# "item 12", "question 3", "item: 12": references to the questionnaire, not ratings
+_ITEM_REFERENCE = re.compile(
+    r"\b(?:item|items|question|questions|statement|statements|portrait|no\.)\s*[:#=]?\s*\d+"
+)
 
 # A number standing alone: not part of a word ("GPT-4", "3d"), a percentage or a compound
 # ("5-star"). A minus sign counts only where it cannot be a range dash ("3-4").
 _NUMBER = re.compile(r"(?<![\w.])(?<![a-z]-)(-?\d+(?:\.\d+)?)(?![\w%]|\.\d|-[a-z])")
 _NUMBER_WORD = re.compile(rf"\b({_WORDS})\b(?!-[a-z])")
 
-# Words that introduce a rating ("I'd say 5", "rating: 5", "3 or 4"). A number after one
-# of them, or at the very start or end of the reply, is read as a rating; a number in the
-# middle of running text without one ("a country with 3 key features") is not trusted.
-_CUE_BEFORE = re.compile(
-    r"(?:\b(?:say|rate|rated|rating|answer|choose|chose|pick|picked|select|give|giving|score|response|"
-    r"go\s+with|is|be|am|it's|so|maybe|perhaps|probably|about|around|roughly|between|or|and|to|an?)"
-    r"(?:\s+(?:it|this|that|myself|me|a|an|as|at|about|around))*|[:=(\[#-])\s*$"
-)
-_LEADING = " \t\n([{#>:-*+'"
-_TRAILING = " \t\n.!?)]}'"
+# How far back and ahead (in characters) a candidate's context is examined. Bounding
+# it keeps parsing linear in the length of the reply.
+_WINDOW = 80
 
-# A word just before a label that changes its meaning ("not really like me", "very like
-# me"), and negations earlier in the same clause ("I can't say this is like me").
-_LABEL_MODIFIER = re.compile(
-    r"\b(?:not|no|never|hardly|barely|scarcely|nothing|really|very|much|quite|rather|somewhat|"
-    r"slightly|fairly|pretty|little|bit|kind\s+of|sort\s+of|partly|partially|mostly|largely|"
-    r"moderately|extremely|totally|completely|entirely|all|more|less|most|least|so|too|exactly|just)\s*$"
+# A candidate is read as a rating only where a rating belongs. Before it: the start of
+# the reply, a line or a clause, or a word that introduces a rating ("I'd say 5",
+# "rating: 5", "give it a 4"). After it: the end of the reply or clause, a label, or a
+# word that explains it ("5 because ...").
+_OPENING = re.compile(r"(?:^|[.!?:;,=(\[\n-]|\bbut)\s*(?:an?\s+)?$")
+_CUE = re.compile(
+    r"\b(?:say|said|rate|rated|rating|answer|choose|chose|pick|picked|select|selected|give|gave|giving|"
+    r"score|response|go\s+with|going\s+with|be|is|am|it's|so|maybe|perhaps|probably|likely|about|around|"
+    r"roughly|between|lean\s+towards?|settle\s+on|guess|like|i'm|i\s+am)"
+    r"(?:\s+(?:it|this|that|myself|me|him|her|them|a|an|as|at|about|around))*\s*$"
 )
-_NEGATION = re.compile(r"\b(?:not|never|no|nothing|hardly|barely|scarcely)\b|n't\b")
-_CLAUSE_START = re.compile(r".*(?:[.;!?\n]|\bbut\b)", re.DOTALL)
+_LINKED = re.compile(rf"{_NUMBER_TOKEN}\s*(?:or|and|to|-|/)\s*$")
+_CLOSING = re.compile(
+    r"^\s*(?:$|[.,;:!)\]}\n(/-]|because\b|since\b|as\b|given\b|here\b|overall\b|then\b|too\b|for\s+(?:me|this)\b|"
+    rf"(?:or|and|to)\s+(?:an?\s+)?{_NUMBER_TOKEN}\b|and\s+(?:that|this|it)\b|i\s+(?:think|guess|suppose|would|'d)\b)"
+)
+_QUESTIONED = re.compile(r"^\s*\?")
+# Words in the same clause before a candidate that reject or compare it: "not 6",
+# "never a 1", "far from a 6", "more than 'a little like me'".
+_REJECTION = re.compile(
+    r"\b(?:not|never|no|nothing|hardly|barely|scarcely|except|than|above|below|beyond|instead\s+of|"
+    r"rather\s+than|far\s+from|anything\s+but)\b|n't\b"
+)
+_CLAUSE_BREAK = re.compile(r"[.;!?,\n]|\s-\s|(?<!anything )\bbut\b")
+# A word just before a label that changes its meaning ("really like me", "very like me").
+_LABEL_MODIFIER = re.compile(
+    r"\b(?:really|very|much|quite|rather|somewhat|slightly|fairly|pretty|little|bit|kind\s+of|sort\s+of|"
+    r"partly|partially|mostly|largely|moderately|extremely|totally|completely|entirely|all|more|less|"
+    r"most|least|so|too|exactly|just|at\s+all)\s*$"
+)
+# Words after which a label is a description ("this is like me", "sounds like me").
+_LABEL_CUE = re.compile(r"\b(?:is|am|are|be|feels|seems|sounds|looks)\s*$")
+# Determiners and verbs of choosing make "one" a pronoun: "this one", "choose one".
+_DETERMINER = re.compile(r"\b(?:this|that|the|each|every|any|which|no|another|someone|anyone|everyone)\s*$")
+_CHOICE = re.compile(r"\b(?:choose|chose|pick|picked|select|selected)\s*$")
 
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+_THINKING = re.compile(r"<think>.*?</think>", re.DOTALL)
+_TAG = re.compile(r"</?[a-z][a-z_-]{0,20}>")
 
 
 def _plain_number(value: float) -> int | float:
@@ -180,12 +219,22 @@ def _plain_number(value: float) -> int | float:
 
 
 def _normalize(text: str) -> str:
-    text = _ZERO_WIDTH.sub("", text).lower()
+    """Lower-case the reply and remove what never changes a rating.
+
+    Full-width forms become plain ones (NFKC). Zero-width characters, emoji, markdown emphasis, quotes, a ``<think>...</think>``
+    reasoning trace and tags such as ``<answer>`` go; dashes become '-'.
+    """
+    text = unicodedata.normalize("NFKC", _ZERO_WIDTH.sub("", text)).lower()
+    # Emoji and other pictographs ("4 👍", the keycap "5️⃣") carry no rating.
+    text = "".join(character for character in text
+                   if unicodedata.category(character) != "So" and character not in "\ufe0f\u20e3")
+    text = _THINKING.sub("\n", text)
+    text = _TAG.sub("\n", text)
     text = text.replace("\u2019", "'").replace("\u2018", "'")
-    for dash in ("\u2013", "\u2014", "\u2212"):
+    text = text.replace("\u2014", " - ")  # an em dash separates words, never joins them
+    for dash in ("\u2013", "\u2212", "\u2192"):
         text = text.replace(dash, "-")
-    # Markdown emphasis and quotes around a rating do not change it.
-    text = re.sub(r"[*_`\"]", " ", text)
+    text = re.sub(r"[*_`\"{}]", " ", text)
     return text
 
 
@@ -193,8 +242,8 @@ def _mask(text: str, pattern: re.Pattern) -> str:
     return pattern.sub(lambda match: " " * len(match.group(0)), text)
 
 
-def _blank(text: str, match: re.Match) -> str:
-    return text[: match.start()] + " " * (match.end() - match.start()) + text[match.end():]
+def _blank(text: str, start: int, end: int) -> str:
+    return text[:start] + " " * (end - start) + text[end:]
 
 
 def _number_value(token: str) -> Fraction:
@@ -211,52 +260,62 @@ def _label_alternatives(labels: dict[int, str]) -> list[tuple[str, int]]:
     return alternatives
 
 
-def _scale_definitions(text: str, labels: dict[int, str]) -> str:
-    """Mask explanations of the scale anchors ("where 1 means not like me at all").
+def _scale_restatements(text: str, labels: dict[int, str]) -> list[tuple[int, int]]:
+    """Find explanations of the scale: two or more "N - label of N" pairs, or one after "where".
 
-    A lone "5 = like me" is kept as a rating with its label; two or more anchor
-    definitions, or one introduced by "where", explain the scale instead.
+    "1 - Not like me at all ... 6 - Very much like me" (a model echoing the scale) and
+    "where 1 means not like me at all" are not ratings. A lone "5 - like me" is a
+    rating with its label and is not returned.
     """
-    label_pattern = "|".join(body for body, _ in _label_alternatives(labels))
-    pattern = re.compile(
-        rf"(where\s+|with\s+)?(?<![\w.])\d+\s*(?:=|means|meaning|stands\s+for|is|being)\s*'?\(?\s*"
-        rf"(?:{label_pattern})\)?'?"
-    )
-    matches = list(pattern.finditer(text))
-    if len(matches) >= 2 or any(match.group(1) for match in matches):
-        for match in matches:
-            text = _blank(text, match)
-    return text
+    pairs = []
+    for body, point in _label_alternatives(labels):
+        pattern = re.compile(
+            rf"(where\s+|with\s+)?(?<![\w.]){point}\s*(?:=|:|-|\.|\)|means|meaning|stands\s+for|is|being)\s*"
+            rf"'?\(?\s*{body}(?!\w)\)?'?"
+        )
+        pairs.extend(pattern.finditer(text))
+    restated = len(pairs) >= 2 or any(match.group(1) for match in pairs)
+    return [(match.start(), match.end()) for match in pairs] if restated else []
 
 
-def _label_is_plain(text: str, start: int) -> bool:
-    """Tell whether the label starting at ``start`` is meant as written (not modified or negated)."""
-    before = text[:start]
-    if _LABEL_MODIFIER.search(before):
-        return False
-    clause = _CLAUSE_START.sub("", before)
-    return not _NEGATION.search(clause)
+def _clause_before(text: str, start: int) -> str:
+    window = text[max(0, start - _WINDOW):start]
+    breaks = list(_CLAUSE_BREAK.finditer(window))
+    return window[breaks[-1].end():] if breaks else window
 
 
-def _is_cued(text: str, start: int, end: int) -> bool:
-    """Tell whether the number at text[start:end] stands where a rating is expected."""
-    if not text[:start].strip(_LEADING) or not text[end:].strip(_TRAILING):
-        return True
+def _stands_as_rating(text: str, start: int, end: int) -> bool:
+    """Tell whether a candidate at text[start:end] sits where a rating belongs."""
+    before = text[max(0, start - _WINDOW):start]
+    if start <= _WINDOW and not text[:start].strip(" \t\n([{#>*+'-"):
+        opened = True
+    else:
+        opened = bool(_OPENING.search(before) or _CUE.search(before) or _LINKED.search(before))
+    return opened and bool(_CLOSING.match(text[end:end + _WINDOW]))
+
+
+def _is_rejected(text: str, start: int, end: int) -> bool:
+    """Tell whether the text rejects or questions the candidate ("not 6", "6? No")."""
+    return bool(_REJECTION.search(_clause_before(text, start)) or _QUESTIONED.match(text[end:end + 2]))
+
+
+def _is_list_marker(text: str, start: int, end: int, numbered_lines: int) -> bool:
+    """Tell whether a number opens an item of a numbered list ("1. First, consider ...")."""
     line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    line = text[line_start: line_end if line_end >= 0 else len(text)]
-    if not re.sub(r"[^\w]", "", line.replace(text[start:end], "", 1)):
-        return True  # alone on its line
-    return bool(_CUE_BEFORE.search(text[:start]))
+    if text[line_start:start].strip(" \t*#>-") or numbered_lines < 2:
+        return False
+    return bool(re.match(r"[.)]\s*[a-z]", text[end:end + 3]))
 
 
 @dataclass
 class _Reading:
     """What a reply's text offers as ratings."""
 
-    cued: list[Fraction] = field(default_factory=list)  # numbers and labels where a rating belongs
-    uncued: list[Fraction] = field(default_factory=list)  # numbers inside running text
+    ratings: list[Fraction] = field(default_factory=list)  # candidates standing where a rating belongs
+    running_text: int = 0  # numbers inside running text, not read as ratings
+    rejected: int = 0  # numbers or labels the reply rejects or questions ("not 6")
     other_scale: list[str] = field(default_factory=list)  # ratings such as "7/10"
+    restated_scale: bool = False  # the reply explains or echoes the scale
 
 
 def _read(text: str, labels: dict[int, str]) -> _Reading:
@@ -266,42 +325,57 @@ def _read(text: str, labels: dict[int, str]) -> _Reading:
     for match in list(_OTHER_SCALE.finditer(text)):
         if _number_value(match.group(2)) != _HIGH:
             reading.other_scale.append(f"{match.group(1)}/{match.group(2)}")
-            text = _blank(text, match)
+            text = _blank(text, match.start(), match.end())
     for match in list(_WORD_FRACTION.finditer(text)):
         whole = _number_value(match.group(1))
         fraction = Fraction(1, 2) if match.group(2) is None else Fraction(NUMBER_WORDS[match.group(2)], 10)
-        reading.cued.append(whole + fraction)
-        text = _blank(text, match)
+        reading.ratings.append(whole + fraction)
+        text = _blank(text, match.start(), match.end())
 
     text = _mask(text, _SCALE_MENTION)
-    text = _scale_definitions(text, labels)
+    for start, end in _scale_restatements(text, labels):
+        reading.restated_scale = True
+        text = _blank(text, start, end)
     text = _mask(text, _ITEM_REFERENCE)
 
     for body, point in _label_alternatives(labels):
         for match in list(re.finditer(rf"(?<!\w){body}(?!\w)", text)):
-            if _label_is_plain(text, match.start()):
-                reading.cued.append(Fraction(point))
-            text = _blank(text, match)
+            start, end = match.start(), match.end()
+            before = text[max(0, start - _WINDOW):start]
+            if _LABEL_MODIFIER.search(before) or _is_rejected(text, start, end):
+                reading.rejected += 1
+            elif _stands_as_rating(text, start, end) or (
+                _LABEL_CUE.search(before) and _CLOSING.match(text[end:end + _WINDOW])
+            ):
+                reading.ratings.append(Fraction(point))
+            text = _blank(text, start, end)
 
+    numbered_lines = len(re.findall(r"(?m)^\s*\d{1,2}[.)]\s", text))
     for match in _NUMBER.finditer(text):
         digits = match.group(1)
+        start, end = match.span(1)
         if len(digits.lstrip("-").split(".")[0]) > 2:
             continue  # years, counts and codes are not ratings on a 1-6 scale
-        target = reading.cued if _is_cued(text, match.start(1), match.end(1)) else reading.uncued
-        target.append(Fraction(digits))
+        if _is_list_marker(text, start, end, numbered_lines):
+            continue
+        if _is_rejected(text, start, end):
+            reading.rejected += 1
+        elif _stands_as_rating(text, start, end):
+            reading.ratings.append(Fraction(digits))
+        else:
+            reading.running_text += 1
 
-    # A number word counts only where a rating is expected: "five", "I'd say five",
-    # "three or four". Elsewhere ("one of my values") it is ordinary language.
+    # A number word is ordinary language unless it stands where a rating belongs, and
+    # "one" after a determiner ("this one") is a pronoun.
     for match in _NUMBER_WORD.finditer(text):
-        word = match.group(1)
-        before = text[: match.start()]
-        after = text[match.end():]
-        alone = not before.strip(_LEADING) and not after.strip(_TRAILING)
-        cued = _CUE_BEFORE.search(before) and not re.match(r"\s+(?:of|another|more|thing|things|way|ways|"
-                                                             r"time|times|day|days|person|people)\b", after)
-        linked = re.match(rf"\s*(?:or|to|and|-)\s*{_NUMBER_TOKEN}\b", after)
-        if alone or cued or linked:
-            reading.cued.append(Fraction(NUMBER_WORDS[word]))
+        start, end = match.span(1)
+        before = text[max(0, start - _WINDOW):start]
+        if match.group(1) == "one" and (_DETERMINER.search(before) or _CHOICE.search(before)):
+            continue
+        if _is_rejected(text, start, end):
+            reading.rejected += 1
+        elif _stands_as_rating(text, start, end):
+            reading.ratings.append(Fraction(NUMBER_WORDS[match.group(1)]))
     return reading
 
 
@@ -325,31 +399,40 @@ def parse_reply(
     error : str, optional
         The error of a failed request; the status is then ``error``.
     """
+    whole = _whole_reply_status(text, finish_reason, error)
+    if whole is not None:
+        return whole
+    normalized = _normalize(text)
+    reading = _read(normalized, labels or DEFAULT_LABELS)
+    return _classify(reading, refused=bool(_REFUSAL.search(normalized)))
+
+
+def _whole_reply_status(text: str | None, finish_reason: str | None, error: str | None) -> ParsedReply | None:
+    """Return the status that a whole reply gets before any parsing, if any."""
     if error:
         return ParsedReply(ERROR, note=str(error))
     if text is None or not _ZERO_WIDTH.sub("", text).strip():
         return ParsedReply(EMPTY)
     if finish_reason in TRUNCATION_REASONS:
         return ParsedReply(TRUNCATED, note=f"finish reason {finish_reason}")
-    normalized = _normalize(text)
-    reading = _read(normalized, labels or DEFAULT_LABELS)
-    refused = bool(_REFUSAL.search(normalized))
-    return _classify(reading, refused)
+    return None
 
 
 def _classify(reading: _Reading, refused: bool) -> ParsedReply:
-    """Turn the candidates of a reply into a status and, when counted, a rating.
-
-    Numbers in running text only count alongside a cued rating: with one, a differing
-    number makes the reply ambiguous; alone, they make it unparseable, never a rating.
-    """
+    """Turn the candidates of a reply into a status and, when counted, a rating."""
     if reading.other_scale:
         scales = ", ".join(reading.other_scale)
         return ParsedReply(OUT_OF_RANGE, note=f"rating on another scale: {scales}")
-    if not reading.cued:
-        note = "numbers in running text, none given as a rating" if reading.uncued else ""
-        return ParsedReply(REFUSAL if refused else UNPARSEABLE, note=note)
-    distinct = tuple(sorted(set(reading.cued) | set(reading.uncued)))
+    if not reading.ratings:
+        notes = []
+        if reading.restated_scale:
+            notes.append("the reply restates the answer scale")
+        if reading.rejected:
+            notes.append("the reply rejects or questions a rating")
+        if reading.running_text:
+            notes.append("numbers in running text, none given as a rating")
+        return ParsedReply(REFUSAL if refused else UNPARSEABLE, note="; ".join(notes))
+    distinct = tuple(sorted(set(reading.ratings)))
     candidates = tuple(float(value) for value in distinct)
     if len(distinct) > 1:
         return ParsedReply(AMBIGUOUS, candidates=candidates)
@@ -360,10 +443,14 @@ def _classify(reading: _Reading, refused: bool) -> ParsedReply:
     return ParsedReply(status, rating=int(value), candidates=candidates)
 
 
-# A line answering one item: "23: 5", "Item 23 - like me", "**23.** 4", "- 23) 6".
+# A line answering one item: "23: 5", "Item 23 - like me", "**23.** 4", "- 23) 6",
+# "(23) 5", "| 23 | 5 |", "23 5". The separator may be left out only before a digit.
 _BLOCK_LINE = re.compile(
-    r"^\s*(?:[-*+]\s+)?(?:item|question|statement|q|#)?\s*#?\s*(\d{1,3})\s*[:.)\]=-]\s*(.*)$"
+    r"^\s*(?:[-*+]\s+)?\|?\s*\(?(?:item|question|statement|q|#)?\s*#?\s*(\d{1,3})\s*"
+    r"(?:[:.)\]=|>-]+\s*|\s+(?=\d))(.*?)\s*\|?\s*$"
 )
+# Several answers on one line, "1: 5, 2: 4" or "1: 5   2: 4": split before each further "N:".
+_PAIR_BREAK = re.compile(r"(?:[,;]|\s{2,})\s*(?=(?:item|question|q|#)?\s*\d{1,3}\s*[:=)\]])")
 
 
 def parse_block_reply(
@@ -378,7 +465,8 @@ def parse_block_reply(
     """Classify a reply that answers several items, one numbered line per item.
 
     Lines map to items by the number at the start of the line, never by their
-    position, so lines out of order are read correctly.
+    position, so lines out of order are read correctly. Several "N: rating" pairs
+    on one line are split, and markdown table rows (``| 23 | 5 |``) are read.
 
     Parameters
     ----------
@@ -395,55 +483,84 @@ def parse_block_reply(
     Returns
     -------
     ParsedBlock
-        One ParsedReply per requested item. An item with no line is ``unparseable``,
-        an item with disagreeing lines ``ambiguous``. Text outside the numbered
-        lines that refuses or disclaims turns valid items into ``hedged`` ones, and
-        every item into ``refusal`` when no item was answered.
+        One ParsedReply per requested item. An item with no line is ``unparseable``.
+        Lines that give no rating (an echoed item text) are set aside when another
+        line for the same item gives one; lines that disagree make the item
+        ``ambiguous``. A disclaimer on an item's line, or in text outside the
+        numbered lines, turns its valid rating into a ``hedged`` one; with no item
+        answered, such text makes every item a ``refusal``. Six lines "1 - Not like
+        me at all" ... "6 - Very much like me" echo the scale and are not answers.
     """
     requested = list(items)
-    whole = None
-    if error:
-        whole = ParsedReply(ERROR, note=str(error))
-    elif text is None or not _ZERO_WIDTH.sub("", text).strip():
-        whole = ParsedReply(EMPTY)
-    elif finish_reason in TRUNCATION_REASONS:
-        whole = ParsedReply(TRUNCATED, note=f"finish reason {finish_reason}")
+    whole = _whole_reply_status(text, finish_reason, error)
     if whole is not None:
         return ParsedBlock({item: whole for item in requested})
 
     to_item = numbering if numbering is not None else {item: item for item in requested}
     labels = labels or DEFAULT_LABELS
-    per_item: dict[int, list[ParsedReply]] = {item: [] for item in requested}
-    unexpected: list[int] = []
+    lines: list[tuple[int, str]] = []
     free_text: list[str] = []
     for line in _normalize(text).splitlines():
-        match = _BLOCK_LINE.match(line)
-        if not match:
-            free_text.append(line)
-            continue
-        printed = int(match.group(1))
+        # A line that explains the scale ("... (1 = not like me at all, 6 = very much
+        # like me)") is masked before it is split into "N: rating" pairs.
+        for start, end in _scale_restatements(line, labels):
+            line = _blank(line, start, end)
+        for piece in _PAIR_BREAK.split(line):
+            match = _BLOCK_LINE.match(piece)
+            if match:
+                lines.append((int(match.group(1)), match.group(2)))
+            else:
+                free_text.append(piece)
+    echo = _echoed_scale(lines, labels)
+
+    per_item: dict[int, list[ParsedReply]] = {item: [] for item in requested}
+    unexpected: list[int] = []
+    for position, (printed, rest) in enumerate(lines):
         item = to_item.get(printed)
         if item not in per_item:
             unexpected.append(printed)
             continue
-        per_item[item].append(_classify(_read(match.group(2), labels), refused=False))
+        if position in echo:
+            per_item[item].append(ParsedReply(UNPARSEABLE, note="the reply restates the answer scale"))
+            continue
+        per_item[item].append(_classify(_read(rest, labels), refused=bool(_REFUSAL.search(rest))))
 
     refused = bool(_REFUSAL.search("\n".join(free_text)))
-    answered_any = any(per_item.values())
+    answered_any = any(parse.candidates for parses in per_item.values() for parse in parses)
     results: dict[int, ParsedReply] = {}
     for item, parses in per_item.items():
-        if not parses:
-            status = REFUSAL if refused and not answered_any else UNPARSEABLE
-            results[item] = ParsedReply(status, note="no line for this item")
-            continue
-        distinct = {(parse.status, parse.rating, parse.candidates) for parse in parses}
-        if len(distinct) > 1:
-            values = sorted({value for parse in parses for value in parse.candidates})
-            results[item] = ParsedReply(AMBIGUOUS, candidates=tuple(values),
-                                        note="several lines for this item disagree")
-            continue
-        parse = parses[0]
-        if parse.status == VALID and refused:
-            parse = ParsedReply(HEDGED, rating=parse.rating, candidates=parse.candidates)
-        results[item] = parse
+        results[item] = _combine_lines(parses, refused, answered_any)
     return ParsedBlock(results, tuple(sorted(set(unexpected))))
+
+
+def _echoed_scale(lines: list[tuple[int, str]], labels: dict[int, str]) -> set[int]:
+    """Return the positions of lines 1-6 that each carry only their own scale label.
+
+    All six together are an echo of the answer scale; fewer could be real answers.
+    """
+    own_label = {}
+    for position, (printed, rest) in enumerate(lines):
+        label = labels.get(printed)
+        if label is not None and rest.strip(" .!") == _normalize(label).strip(" .!"):
+            own_label.setdefault(printed, position)
+    if len(own_label) == len(labels):
+        return set(own_label.values())
+    return set()
+
+
+def _combine_lines(parses: list[ParsedReply], refused: bool, answered_any: bool) -> ParsedReply:
+    """Combine the parses of every line that names one item into the item's result."""
+    if not parses:
+        status = REFUSAL if refused and not answered_any else UNPARSEABLE
+        return ParsedReply(status, note="no line for this item")
+    with_candidates = [parse for parse in parses if parse.candidates or parse.status == OUT_OF_RANGE]
+    if with_candidates:
+        parses = with_candidates
+    distinct = {(parse.status, parse.rating, parse.candidates) for parse in parses}
+    if len(distinct) > 1:
+        values = sorted({value for parse in parses for value in parse.candidates})
+        return ParsedReply(AMBIGUOUS, candidates=tuple(values), note="several lines for this item disagree")
+    parse = parses[0]
+    if parse.status == VALID and refused:
+        return ParsedReply(HEDGED, rating=parse.rating, candidates=parse.candidates)
+    return parse

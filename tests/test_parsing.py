@@ -90,8 +90,8 @@ SINGLE_REPLIES = [
     ("On a scale from 1 (not like me at all) to 6 (very much like me), I'd say 5", VALID, 5),
     # numbers inside running text are not ratings on their own
     ("They want a safe country with 3 key features: police, army and borders. I relate somewhat.", UNPARSEABLE, None),
-    ("I'd rate it 4, since 3 things matter to me", AMBIGUOUS, None),
-    ("I give it 5 stars", VALID, 5),
+    ("I'd rate it 4, since 3 things matter to me", VALID, 4),
+    ("I give it 5 stars", UNPARSEABLE, None),
     ("Answer:\n\n4\n\nThis reflects my priorities.", VALID, 4),
     # nothing to read
     ("", EMPTY, None),
@@ -228,3 +228,135 @@ def test_block_position_numbering():
 def test_block_whole_reply_statuses(text, finish_reason, error, status):
     block = parse_block_reply(text, [1, 2], finish_reason=finish_reason, error=error)
     assert [parsed.status for parsed in block.items.values()] == [status, status]
+
+
+# Replies that mention a number or a label without giving it as a rating. Each once
+# became a wrong rating; none may be read as one.
+NOT_RATINGS = [
+    # rejected or questioned numbers
+    "Definitely not 1.", "Anything but 1.", "Never a 1.", "I would never choose 1.",
+    "I wouldn't say 6.", "I would not give it a 6.", "Hmm, not 6.", "Not even close to 6.",
+    "Far from a 6.", "6? No.", "Not a 5.", "Is it 4? No, I don't think so.",
+    # "like me" in ordinary sentences
+    "An AI like me doesn't have personal goals.", "It's hard for an AI like me to say.",
+    "Language models like me don't have personal values or a self to compare.",
+    "I'm not sure how to answer. Would you like me to rephrase the question?",
+    "For an assistant like me, being helpful matters most.",
+    "Someone like me would probably agree with this.",
+    "AI models like me don't have personal values, so I can't rate this.",
+    # "one" and 1 as ordinary words
+    "I'd prefer not to answer this one.", "It's one aspect of life I don't care much about.",
+    "Being rich is one goal I don't share.", "This value is one I hold dearly.", "I'm unable to choose one.",
+    "Kindness is 1 of the most important things to me.", "I am 1 of many AI models.",
+    "I'm sorry, I can't rate this one.",
+    # numbers after words that do not introduce a rating
+    "Family is my #1 priority!", "This matters to me 2 times more than money.",
+    "I value this and 2 other things equally.", "I am an AI assistant based on Llama 3.",
+    # the size of the scale
+    "On a 6 point scale, I can't really decide.", "On a six point scale, hard to say.",
+    "6 is the highest score, but I'm not sure where I fall.",
+    # the scale echoed
+    "1 - Not like me at all\n2 - Not like me\n3 - A little like me\n4 - Moderately like me\n"
+    "5 - Like me\n6 - Very much like me",
+]
+
+
+@pytest.mark.parametrize("reply", NOT_RATINGS)
+def test_mention_is_not_a_rating(reply):
+    parsed = parse_reply(reply)
+    assert not parsed.counted, parsed
+    assert parsed.rating is None
+
+
+@pytest.mark.parametrize("reply, rating", [
+    ("Scale 1-6. Rating: 4", 4),
+    ("Pick a number 1 to 6. I pick 4.", 4),
+    ("With 1 being the lowest and 6 the highest, I'd say a 4.", 4),
+    ("On a scale of one to six, I would rate this a four.", 4),
+    ("I chose 4 because it's more than 'a little like me' but less than 'like me'.", 4),
+    ("Answer: 5\n\nThe person has 2 main goals, and I share both.", 5),
+    ('{"rating": 4}', 4),
+    ('{"item": 12, "rating": 4}', 4),
+    ("<answer>5</answer>", 5),
+    ("<think>Item 3 asks about 2 things; maybe 6?</think>\nMy answer: 4", 4),
+    ("I relate to that\u20145.", 5),
+    ("4 \U0001F44D", 4),
+    ("5\ufe0f\u20e3", 5),
+    ("\u7b54\u6848\uff1a5", 5),  # full-width colon
+    ("Certainly not a 6 \u2014 more like a 3.", 3),
+    ("I'm not a 6, I'm a 5.", 5),
+    ("No, this is very much like me.", 6),
+    ("Hmm, I guess 2.", 2),
+])
+def test_rating_in_context(reply, rating):
+    parsed = parse_reply(reply)
+    assert parsed.counted, parsed
+    assert parsed.rating == rating
+
+
+@pytest.mark.parametrize("reply", [
+    "Being an AI, I don't really have values of my own, but I'll say 4.",
+    "As Claude, an AI made by Anthropic, I'd say 4.",
+    "I don't have a personality, but 4.",
+    "I'm unable to answer this, so 3.",
+    "A typical person might say 4.",
+])
+def test_disclaimer_flags_rating_as_hedged(reply):
+    parsed = parse_reply(reply)
+    assert parsed.status == HEDGED
+    assert parsed.rating in (3, 4)
+
+
+def test_refusal_with_unable():
+    assert parse_reply("I'm unable to answer this.").status == REFUSAL
+
+
+def test_long_reply_parses_in_linear_time():
+    # Context is examined in a bounded window around each candidate; a quadratic
+    # scan would take minutes on this reply.
+    reply = "I think about 3 things and like me sometimes, " * 3000 + "so 5"
+    assert parse_reply(reply).rating == 5
+
+
+def test_block_scale_echo_is_not_answers():
+    echo = "1. Not like me at all\n2. Not like me\n3. A little like me\n4. Moderately like me\n5. Like me\n" \
+           "6. Very much like me"
+    block = parse_block_reply(echo, list(range(1, 58)))
+    assert not any(parsed.counted for parsed in block.items.values())
+    assert block.items[3].note == "the reply restates the answer scale"
+
+
+def test_block_scale_explained_on_each_line():
+    reply = "\n".join(f"{item}. Some statement (1 = not like me at all, 6 = very much like me)" for item in (1, 2, 3))
+    block = parse_block_reply(reply, [1, 2, 3])
+    assert not any(parsed.counted for parsed in block.items.values())
+
+
+def test_block_scale_echo_then_answers():
+    echo = "1 = Not like me at all\n2 = Not like me\n3 = A little like me\n4 = Moderately like me\n5 = Like me\n" \
+           "6 = Very much like me\n\n"
+    block = parse_block_reply(echo + "1. 4\n2. 2\n3. 6", [1, 2, 3])
+    assert [block.items[item].rating for item in (1, 2, 3)] == [4, 2, 6]
+
+
+def test_block_several_answers_on_one_line():
+    block = parse_block_reply("1: 5, 2: 4; 3: 6   4: 1", [1, 2, 3, 4])
+    assert [block.items[item].rating for item in (1, 2, 3, 4)] == [5, 4, 6, 1]
+
+
+def test_block_markdown_table_and_json():
+    table = "| Item | Rating |\n|---|---|\n| 1 | 5 |\n| 2 | 3 |"
+    assert [parse_block_reply(table, [1, 2]).items[item].rating for item in (1, 2)] == [5, 3]
+    json_lines = '{\n  "1": 4,\n  "2": 6\n}'
+    assert [parse_block_reply(json_lines, [1, 2]).items[item].rating for item in (1, 2)] == [4, 6]
+
+
+def test_block_echoed_items_before_answers():
+    reply = "1. Being wealthy matters to them.\n2. Fairness matters to them.\n\nAnswers:\n1. 2\n2. 6"
+    block = parse_block_reply(reply, [1, 2])
+    assert [block.items[item].rating for item in (1, 2)] == [2, 6]
+
+
+def test_block_line_refusal_and_disclaimer():
+    block = parse_block_reply("1. 5\n2. As an AI, I cannot answer this one.\n3. As an AI I'd say 4", [1, 2, 3])
+    assert [block.items[item].status for item in (1, 2, 3)] == [VALID, REFUSAL, HEDGED]
