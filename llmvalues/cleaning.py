@@ -176,12 +176,17 @@ def clean_records(
 
 
 def _mark_used(answers: pd.DataFrame) -> pd.Series:
-    """Mark per cell the first counted attempt, or the last attempt when none counted."""
+    """Mark per cell the first counted attempt, or the last attempt when none counted.
+
+    ``answers`` must be sorted by attempt within each (model, trial, item) cell.
+    """
+    cell = ["model", "trial", "item"]
+    has_counted = answers.groupby(cell, sort=False)["counted"].transform("any").astype(bool)
+    first_counted = answers[answers["counted"]].groupby(cell, sort=False).head(1).index
+    last_attempt = answers[~has_counted].groupby(cell, sort=False).tail(1).index
     used = pd.Series(False, index=answers.index)
-    for _, group in answers.groupby(["model", "trial", "item"], sort=False):
-        counted = group[group["counted"]]
-        chosen = counted.index[0] if len(counted) else group.index[-1]
-        used[chosen] = True
+    used[first_counted] = True
+    used[last_attempt] = True
     return used
 
 

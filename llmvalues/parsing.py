@@ -222,7 +222,8 @@ def _normalize(text: str) -> str:
     """Lower-case the reply and remove what never changes a rating.
 
     Full-width forms become plain ones (NFKC). Zero-width characters, emoji, markdown emphasis, quotes, a ``<think>...</think>``
-    reasoning trace and tags such as ``<answer>`` go; dashes become '-'.
+    reasoning trace and tags such as ``<answer>`` go. En dashes, minus signs and
+    arrows become '-', and an em dash becomes ' - '.
     """
     text = unicodedata.normalize("NFKC", _ZERO_WIDTH.sub("", text)).lower()
     # Emoji and other pictographs ("4 👍", the keycap "5️⃣") carry no rating.
@@ -309,7 +310,7 @@ def _is_list_marker(text: str, start: int, end: int, numbered_lines: int) -> boo
 
 @dataclass
 class _Reading:
-    """What a reply's text offers as ratings."""
+    """Candidate ratings found in a reply's text, and what was set aside."""
 
     ratings: list[Fraction] = field(default_factory=list)  # candidates standing where a rating belongs
     running_text: int = 0  # numbers inside running text, not read as ratings
