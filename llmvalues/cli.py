@@ -11,15 +11,19 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from . import __version__
 from .errors import InputError
-from .scoring import DEFAULT_MIN_VALID_FOR_MRAT, DEFAULT_MIN_VALID_PER_VALUE
+from .instrument import DEFAULT_INSTRUMENT_ID, resolve_instrument, select_instrument
+from .outputs import atomic_write_text, csv_text
+from .params import load_params
+from .parsing import parse_reply
+from .responses import read_responses
+from .scoring import DEFAULT_MIN_VALID_FOR_MRAT, DEFAULT_MIN_VALID_PER_VALUE, score_responses
 
 
 def _parse_reply(arguments: argparse.Namespace) -> int:
-    from .instrument import resolve_instrument
-    from .parsing import parse_reply
-
     labels = resolve_instrument(arguments.instrument).scale_labels if arguments.instrument else None
     text = arguments.text if arguments.text is not None else _read_text(arguments.file)
     parsed = parse_reply(text, labels=labels, finish_reason=arguments.finish_reason)
@@ -41,13 +45,6 @@ def _read_text(path: str) -> str:
 
 
 def _score(arguments: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from .instrument import DEFAULT_INSTRUMENT_ID, resolve_instrument
-    from .outputs import atomic_write_text, csv_text
-    from .responses import read_responses
-    from .scoring import score_responses
-
     output = arguments.output
     if output is not None and output.is_dir():
         raise InputError(str(output), None, "is a folder", "give --output a file name such as scores.csv")
@@ -85,8 +82,6 @@ def _score(arguments: argparse.Namespace) -> int:
 
 
 def _check_instrument(arguments: argparse.Namespace) -> int:
-    from .instrument import resolve_instrument
-
     instrument = resolve_instrument(arguments.instrument)
     print(json.dumps({
         "id": instrument.id,
@@ -101,9 +96,6 @@ def _check_instrument(arguments: argparse.Namespace) -> int:
 
 
 def _check_params(arguments: argparse.Namespace) -> int:
-    from .instrument import select_instrument
-    from .params import load_params
-
     params = load_params(arguments.params)
     instrument = select_instrument(params["instrument"], str(arguments.params), root=Path(arguments.params).parent)
     print(json.dumps({"params": str(arguments.params), "models": list(params["models"]), "instrument": instrument.id}))
