@@ -175,6 +175,11 @@ PARAMS_SPEC = Section(
                 "form": Choice(FORMS),
             }
         ),
+        "norms": Section(
+            {
+                "file": Text(hint="the path of a human norms file, relative to the project folder"),
+            }
+        ),
         "clean": Section(
             {
                 "rating_source": Choice(("reply", "distribution")),

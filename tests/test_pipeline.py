@@ -25,6 +25,8 @@ models:
 instrument:
   file: llmvalues/instruments/llmvalues-portraits-v1.yaml
   form: neutral
+norms:
+  file: data/norms/human-centered-means.csv
 clean:
   rating_source: reply
   distribution_rating: mean
