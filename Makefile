@@ -1,5 +1,8 @@
 # Set-up and entry points. Every target that runs code first makes sure that
 # .venv exists and holds exactly the packages pinned in requirements.txt.
+# llama-cpp-python builds from source: GGML_NATIVE=OFF because a native build
+# crashes on its first forward pass on CPUs that advertise AMX, and --no-cache-dir
+# so that pip cannot reuse a wheel built natively elsewhere.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +14,8 @@ setup: $(INSTALLED)
 
 $(INSTALLED): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.txt
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		--no-cache-dir --require-hashes -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(INSTALLED)
 

@@ -91,6 +91,18 @@ class Choice(Spec):
 
 
 @dataclass(frozen=True)
+class Flag(Spec):
+    def check(self, value, source, key):
+        if not isinstance(value, bool):
+            raise InputError(source, key, f"must be true or false, got {_quoted_hint(value)}",
+                             "write true or false without quotes")
+        return value
+
+    def describe(self):
+        return "true or false"
+
+
+@dataclass(frozen=True)
 class Text(Spec):
     pattern: str | None = None
     hint: str = "non-empty text"
@@ -160,10 +172,16 @@ MODEL_ENTRY = Section(
     {
         "provider": Choice(PROVIDERS),
         "model": Text(hint="the provider's model id"),
+        "template": Text(hint="a prompt template id or file for this model"),
         "api_key_env": Text(pattern=r"[A-Z_][A-Z0-9_]*", hint="the name of an environment variable, such as OPENAI_API_KEY"),
         "base_url": Text(hint="the server's base URL"),
+        # llama_cpp only: a GGUF file of one's own, and engine settings that change the logits
+        "model_path": Text(hint="the path of a GGUF file"),
+        "n_ctx": Int(64, 1 << 20),
+        "n_batch": Int(1, 1 << 16),
+        "n_threads": Int(1, 1024),
     },
-    optional=("api_key_env", "base_url"),
+    optional=("template", "api_key_env", "base_url", "model_path", "n_ctx", "n_batch", "n_threads"),
 )
 
 PARAMS_SPEC = Section(
@@ -178,6 +196,23 @@ PARAMS_SPEC = Section(
         "norms": Section(
             {
                 "file": Text(hint="the path of a human norms file, relative to the project folder"),
+            }
+        ),
+        "collect": Section(
+            {
+                "trials": Int(1),
+                "mode": Choice(("item", "block")),
+                "answer_mode": Choice(("text", "logprobs")),
+                "template": Text(hint="a prompt template id or the path of a template file"),
+                "block_template": Text(hint="a block-mode prompt template id or file"),
+                "constrain": Choice(("none", "digit")),
+                "distribution": Flag(),
+                "item_order": Choice(("fixed", "shuffled")),
+                "seed": Int(0, (1 << 31) - 1),
+                "reasks": Int(0, 10),
+                "temperature": Float(0.0, 2.0),
+                "top_p": Float(0.0, 1.0),
+                "max_tokens": Int(1, 1 << 16),
             }
         ),
         "clean": Section(

@@ -1,0 +1,313 @@
+"""Put the questionnaire to one model: plan the requests, reuse stored answers, send the rest.
+
+Every request has a key: the sha256 of everything that determines it (provider,
+model, messages, sampling settings, seed, trial, attempt). Answers live in an
+append-only store, ``data/store/<model>.jsonl``, which keeps every answer ever
+collected. A request whose key is in the store is never sent again, so a run
+that was interrupted resumes where it stopped, and a sweep that returns to an
+earlier setting costs nothing. The view ``data/raw/<model>.jsonl`` is rewritten
+on every run with exactly the records the current params ask for, in a fixed
+order (trial, then item, then attempt).
+
+Each call's seed derives from (trial, item, attempt), so a re-ask of an invalid
+answer is a new draw and the result of a call does not depend on which calls ran
+before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import __version__
+from .instrument import Instrument
+from .outputs import atomic_write_text
+from .parsing import COUNTED_STATUSES, parse_block_reply, parse_reply
+from .prompts import Template, render_block, render_item
+from .providers import LLAMA_CPP_DEFAULTS, Provider, Request, Response
+from .records import QUESTIONNAIRE
+
+DIGIT = "digit"
+BLOCK = "block"
+
+
+def call_seed(base_seed: int, trial: int, item: int, attempt: int) -> int:
+    """Derive the sampling seed of one call from (trial, item, attempt); 0 <= seed < 2**31."""
+    digest = hashlib.sha256(f"{base_seed}:{trial}:{item}:{attempt}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def trial_order(items: Iterable[int], trial: int, item_order: str, base_seed: int) -> list[int]:
+    """Return the order in which a trial shows the items: fixed, or a permutation seeded by the trial."""
+    ordered = sorted(items)
+    if item_order == "fixed":
+        return ordered
+    rng = random.Random(call_seed(base_seed, trial, 0, -1))
+    rng.shuffle(ordered)
+    return ordered
+
+
+def request_key(payload: dict[str, Any]) -> str:
+    """Hash a request's defining fields (canonical JSON) into its key."""
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Store:
+    """The append-only file of every answer collected for one model.
+
+    A line is appended and flushed to disk as soon as its answer arrives, so a
+    crash loses at most the request in flight. A final line without its newline
+    (a write cut short by a kill) is not a complete record and is removed on open.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.records: dict[str, dict[str, Any]] = {}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            self.path.touch()
+        self._drop_partial_line()
+        with self.path.open(encoding="utf-8") as stream:
+            for number, line in enumerate(stream, start=1):
+                if line.strip():
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError:
+                        raise ValueError(f"{self.path}: line {number}: invalid JSON in the store; "
+                                         "restore the file from git") from None
+                    self.records[record["key"]] = record
+
+    def _drop_partial_line(self) -> None:
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            with self.path.open("r+b") as stream:
+                stream.truncate(keep)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.records.get(key)
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
+        with self.path.open("a", encoding="utf-8") as stream:
+            stream.write(line)
+            stream.flush()
+            os.fsync(stream.fileno())
+        self.records[record["key"]] = record
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The collection settings of one model, from params.yaml."""
+
+    slug: str
+    provider: str
+    model: str
+    trials: int
+    mode: str  # item or block
+    answer_mode: str  # text or logprobs
+    constrain: str  # none or digit (item mode); none or block lines (block mode)
+    distribution: bool  # in text mode, also record the digit distribution
+    item_order: str  # fixed or shuffled
+    seed: int
+    reasks: int
+    temperature: float
+    top_p: float
+    max_tokens: int
+    form: str
+    engine: dict[str, Any]  # provider settings that can change results (n_batch ...)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _sampling(settings: Settings) -> dict[str, Any]:
+    return {
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "max_tokens": settings.max_tokens,
+        "constrain": settings.constrain,
+        "distribution": settings.distribution or settings.answer_mode == "logprobs",
+        **settings.engine,
+    }
+
+
+class Collector:
+    """Collect one model's answers for the current params."""
+
+    def __init__(self, settings: Settings, instrument: Instrument, template: Template, store: Store,
+                 provider_factory: Callable[[], Provider]):
+        self.settings = settings
+        self.instrument = instrument
+        self.template = template
+        self.store = store
+        self._provider_factory = provider_factory
+        self._provider: Provider | None = None
+        self.sent = 0
+        self.reused = 0
+
+    @property
+    def provider(self) -> Provider:
+        # Loading weights takes seconds: only do it when a request must be sent.
+        if self._provider is None:
+            self._provider = self._provider_factory()
+        return self._provider
+
+    def total_cells(self) -> int:
+        per_trial = len(self.instrument.items) if self.settings.mode == "item" else 1
+        return self.settings.trials * per_trial
+
+    def run(self, progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+        """Collect every cell; return the records of the view in their fixed order."""
+        view: list[dict[str, Any]] = []
+        for trial in range(1, self.settings.trials + 1):
+            order = trial_order(self.instrument.items, trial, self.settings.item_order, self.settings.seed)
+            if self.settings.mode == "item":
+                for item in sorted(order):
+                    view.extend(self._collect_item(trial, item))
+                    if progress:
+                        progress(1)
+            else:
+                view.extend(self._collect_block(trial, order))
+                if progress:
+                    progress(1)
+        return view
+
+    def _collect_item(self, trial: int, item: int) -> list[dict[str, Any]]:
+        content = render_item(self.template, self.instrument, item, self.settings.form)
+        attempts = []
+        for attempt in range(self.settings.reasks + 1):
+            record = self._answer(content, trial, item=item, items=None, numbering=None, attempt=attempt)
+            attempts.append(record)
+            if not self._needs_reask(record):
+                break
+        return attempts
+
+    def _collect_block(self, trial: int, order: list[int]) -> list[dict[str, Any]]:
+        content = render_block(self.template, self.instrument, order, self.settings.form)
+        numbering = {str(position): item for position, item in enumerate(order, start=1)}
+        attempts = []
+        for attempt in range(self.settings.reasks + 1):
+            record = self._answer(content, trial, item=None, items=order, numbering=numbering, attempt=attempt)
+            attempts.append(record)
+            if not self._needs_reask(record):
+                break
+        return attempts
+
+    def _needs_reask(self, record: dict[str, Any]) -> bool:
+        """Tell whether an answer is invalid and a re-ask could change it."""
+        if self.settings.answer_mode == "logprobs":
+            return False  # one forward pass: asking again gives the same distribution
+        labels = self.instrument.scale_labels
+        if record["mode"] == "item":
+            parsed = parse_reply(record["reply"], labels=labels, finish_reason=record["finish_reason"],
+                                 error=record["error"])
+            return parsed.status not in COUNTED_STATUSES
+        numbering = {int(label): item for label, item in record["numbering"].items()}
+        block = parse_block_reply(record["reply"], record["items"], numbering=numbering, labels=labels,
+                                  finish_reason=record["finish_reason"], error=record["error"])
+        return any(parsed.status not in COUNTED_STATUSES for parsed in block.items.values())
+
+    def _answer(self, content: Any, trial: int, *, item: int | None, items: list[int] | None,
+                numbering: dict[str, int] | None, attempt: int) -> dict[str, Any]:
+        settings = self.settings
+        seed = call_seed(settings.seed, trial, item if item is not None else 0, attempt)
+        sampling = _sampling(settings)
+        key = request_key({
+            "provider": settings.provider, "model": settings.model, "content": content, "sampling": sampling,
+            "answer_mode": settings.answer_mode, "seed": seed, "trial": trial, "attempt": attempt,
+        })
+        stored = self.store.get(key)
+        if stored is not None:
+            self.reused += 1
+            return stored
+
+        request = Request(
+            content=content,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            max_tokens=1 if settings.answer_mode == "logprobs" else settings.max_tokens,
+            seed=seed,
+            constrain=settings.constrain if settings.answer_mode == "text" else "none",
+            block_size=len(items) if items else 0,
+            distribution=sampling["distribution"],
+        )
+        requested_at = _now()
+        started = time.perf_counter()
+        response: Response = self.provider.complete(request)
+        latency = time.perf_counter() - started
+        record = {
+            "key": key,
+            "model": settings.slug,
+            "provider": settings.provider,
+            "model_requested": settings.model,
+            "model_returned": response.model_returned,
+            "battery": QUESTIONNAIRE,
+            "mode": settings.mode,
+            "answer_mode": settings.answer_mode,
+            "template": self.template.id,
+            "instrument": self.instrument.id,
+            "form": settings.form,
+            "trial": trial,
+            "item": item,
+            "items": items,
+            "numbering": numbering,
+            "attempt": attempt,
+            "seed": seed,
+            "sampling": sampling,
+            "reply": None if settings.answer_mode == "logprobs" else response.reply,
+            "finish_reason": response.finish_reason,
+            "distribution": response.distribution,
+            "usage": response.usage,
+            "latency_s": round(latency, 4),
+            "cost_usd": 0.0,
+            "requested_at": requested_at,
+            "received_at": _now(),
+            "error": response.error,
+            "package_version": __version__,
+        }
+        self.store.append(record)
+        self.sent += 1
+        return record
+
+
+def write_view(path: str | Path, records: list[dict[str, Any]]) -> None:
+    """Rewrite a model's view with exactly ``records``, one JSON object per line."""
+    atomic_write_text(path, "".join(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
+                                    for record in records))
+
+
+def settings_from_params(slug: str, entry: dict[str, Any], collect: dict[str, Any], form: str) -> Settings:
+    """Combine a model's entry with the settings every model shares."""
+    engine = {}
+    if entry["provider"] == "llama_cpp":
+        # n_ctx and n_batch can change the logits, so they are part of each request's
+        # key; the thread count only changes speed.
+        engine = {name: entry.get(name, LLAMA_CPP_DEFAULTS[name]) for name in ("n_ctx", "n_batch")}
+    return Settings(
+        slug=slug,
+        provider=entry["provider"],
+        model=entry["model"],
+        trials=collect["trials"],
+        mode=collect["mode"],
+        answer_mode=collect["answer_mode"],
+        constrain=collect["constrain"],
+        distribution=collect["distribution"],
+        item_order=collect["item_order"],
+        seed=collect["seed"],
+        reasks=collect["reasks"],
+        temperature=collect["temperature"],
+        top_p=collect["top_p"],
+        max_tokens=collect["max_tokens"],
+        form=form,
+        engine=engine,
+    )

@@ -1,0 +1,65 @@
+"""Stage collect@<model>: put the questionnaire to one model.
+
+Usage: python stages/collect.py MODEL_SLUG
+
+Reuses every answer already in data/store/<model>.jsonl, sends the requests that
+are missing, appends each answer to the store as it arrives, and rewrites
+data/raw/<model>.jsonl with exactly the records the current params ask for.
+"""
+
+import sys
+from pathlib import Path
+
+from llmvalues.runtime import run_stage  # first: limits BLAS to one thread before numpy loads
+
+from tqdm import tqdm
+
+from llmvalues.collect import Collector, Store, settings_from_params, write_view
+from llmvalues.errors import InputError
+from llmvalues.instrument import select_instrument
+from llmvalues.params import load_params
+from llmvalues.prompts import resolve_template
+from llmvalues.providers import create_provider
+
+STORE_DIR = Path("data/store")
+RAW_DIR = Path("data/raw")
+
+
+def main() -> None:
+    if len(sys.argv) != 2:
+        raise InputError("stages/collect.py", None, "expected one argument, the model slug",
+                         "run it as python stages/collect.py MODEL_SLUG, or through dvc repro")
+    slug = sys.argv[1]
+    params = load_params("params.yaml")
+    if slug not in params["models"]:
+        raise InputError("params.yaml", f"models.{slug}", "no such model",
+                         f"add it under models, or use one of {', '.join(params['models'])}")
+    entry = params["models"][slug]
+    collect = params["collect"]
+    instrument = select_instrument(params["instrument"], "params.yaml")
+
+    if "template" in entry:
+        template_field, template_id = f"models.{slug}.template", entry["template"]
+    elif collect["mode"] == "item":
+        template_field, template_id = "collect.template", collect["template"]
+    else:
+        template_field, template_id = "collect.block_template", collect["block_template"]
+    template = resolve_template(template_id, "params.yaml", template_field)
+    if template.mode != collect["mode"]:
+        raise InputError("params.yaml", template_field,
+                         f"the template {template.id} is for {template.mode} mode, but collect.mode is {collect['mode']}",
+                         f"choose a {collect['mode']}-mode template")
+
+    settings = settings_from_params(slug, entry, collect, params["instrument"]["form"])
+    store = Store(STORE_DIR / f"{slug}.jsonl")
+    collector = Collector(settings, instrument, template, store, lambda: create_provider(slug, entry))
+    unit = "item" if settings.mode == "item" else "trial"
+    with tqdm(total=collector.total_cells(), desc=f"collect {slug}", unit=unit, file=sys.stderr) as bar:
+        view = collector.run(progress=bar.update)
+    write_view(RAW_DIR / f"{slug}.jsonl", view)
+    print(f"collect {slug}: {len(view)} records, {collector.sent} requests sent, {collector.reused} reused",
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run_stage(main)
