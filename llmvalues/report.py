@@ -1,0 +1,599 @@
+"""The study report: model value profiles beside human norms, as HTML and Markdown.
+
+``build_report`` assembles the content (sections of paragraphs, tables, lists
+and one figure) from the pipeline's outputs. ``render_html`` and
+``render_markdown`` write that content as a self-contained HTML page and its
+Markdown twin. The output contains nothing that changes between runs (no dates, no
+absolute paths, numbers at fixed decimals), so the same inputs give the same
+bytes. All text from input files is escaped: HTML-escaped in the page,
+backslash-escaped in Markdown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import importlib.metadata
+import json
+import math
+import platform
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import InputError
+from .instrument import Instrument
+from .norms import Norms
+from .parsing import COUNTED_STATUSES, STATUSES
+from .values import CIRCLE_ORDER, N_ITEMS, VALUE_BY_CODE
+
+TITLE = "Values expressed by language models"
+MISSING = "n/a"
+VERSIONED_PACKAGES = ("llmvalues", "numpy", "pandas", "scipy", "matplotlib", "dvc")
+HUMAN_LABEL = "human means"
+
+
+# --- Content -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class BulletList:
+    items: list[str]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of text cells. ``numeric`` marks the right-aligned columns."""
+
+    header: list[str]
+    rows: list[list[str]]
+    numeric: list[bool]
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    text: str
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class FigurePlaceholder:
+    """The place of the profile figure. The renderers insert the SVG or a link to it."""
+
+    caption: str
+    alt: str
+
+
+@dataclass
+class Section:
+    title: str
+    blocks: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    title: str
+    sections: list[Section]
+
+
+# --- Inputs ------------------------------------------------------------------
+
+
+def read_scores(path: str | Path) -> pd.DataFrame:
+    """Read the scores table written by the score stage (one row per model and trial).
+
+    Raises
+    ------
+    InputError
+        When the file is missing or unreadable, or lacks ``model``, ``trial`` or a
+        ``<CODE>_centered`` column.
+    """
+    source = str(path)
+    fix = "run the score stage again: dvc repro score"
+    if not Path(path).is_file():
+        raise InputError(source, None, "scores file not found", fix)
+    try:
+        table = pd.read_csv(path, dtype={"model": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        problem = " ".join(str(error).split())
+        raise InputError(source, None, f"not a readable CSV ({problem})", fix) from None
+    required = ["model", "trial"] + [f"{code}_centered" for code in CIRCLE_ORDER]
+    for column in required:
+        if column not in table.columns:
+            raise InputError(source, f"column '{column}'", "missing column", fix)
+    for column in required[2:]:
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            raise InputError(source, f"column '{column}'", "must contain numbers, found text", fix)
+    return table
+
+
+def read_quality(path: str | Path) -> dict[str, Any]:
+    """Read the quality counts written by the clean stage.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, is not JSON or has no ``models`` mapping.
+    """
+    source = str(path)
+    fix = "run the clean stage again: dvc repro clean"
+    if not Path(path).is_file():
+        raise InputError(source, None, "quality file not found", fix)
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputError(source, f"line {error.lineno}", f"invalid JSON ({error.msg})", fix) from None
+    if not isinstance(document, dict) or not isinstance(document.get("models"), dict):
+        raise InputError(source, "models", "missing the mapping of models to counts", fix)
+    return document
+
+
+def summarize_profiles(scores: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """Summarize each model's centered score per value over its trials.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        The scores table (``read_scores``).
+    models : list of str
+        The model slugs in params.yaml order. A model without rows in ``scores``
+        gets n = 0 and NaN statistics.
+
+    Returns
+    -------
+    DataFrame
+        One row per model and value, models in the given order and values in
+        circle order, with the columns ``model``, ``value``, ``mean``, ``sd``
+        (sample SD over trials, NaN with fewer than two trials) and ``n`` (trials
+        with a score). Trials whose score is NaN are left out, never counted as 0.
+    """
+    records = []
+    for model in models:
+        trials = scores[scores["model"] == model]
+        for code in CIRCLE_ORDER:
+            observed = trials[f"{code}_centered"].dropna().astype(float)
+            count = len(observed)
+            records.append({
+                "model": model,
+                "value": code,
+                "mean": float(observed.mean()) if count else math.nan,
+                "sd": float(observed.std(ddof=1)) if count >= 2 else math.nan,
+                "n": count,
+            })
+    return pd.DataFrame(records, columns=["model", "value", "mean", "sd", "n"])
+
+
+def profile_means(profiles: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """Return the mean scores as a models x values table (models in the given order, values in circle order)."""
+    table = profiles.pivot(index="model", columns="value", values="mean")
+    return table.reindex(index=models, columns=list(CIRCLE_ORDER))
+
+
+def package_versions() -> dict[str, str]:
+    """Return the versions of Python and of the packages that shape the results."""
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def file_md5(path: str | Path) -> str:
+    """Return the MD5 hex digest of a file's bytes, the hash that DVC 3 records in dvc.lock."""
+    return hashlib.md5(Path(path).read_bytes(), usedforsecurity=False).hexdigest()
+
+
+# --- Number formatting -------------------------------------------------------
+
+
+def format_number(value: Any, decimals: int = 2) -> str:
+    """Format a number at fixed decimals. None and NaN become "n/a", and -0.00 becomes 0.00."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return MISSING
+    text = f"{float(value):.{decimals}f}"
+    return f"{0.0:.{decimals}f}" if float(text) == 0 else text
+
+
+def format_percent(rate: Any) -> str:
+    """Format a rate from 0 to 1 as a percentage with one decimal, or "n/a"."""
+    if rate is None or (isinstance(rate, float) and not math.isfinite(rate)):
+        return MISSING
+    return f"{100 * float(rate):.1f}%"
+
+
+# --- Assembly ----------------------------------------------------------------
+
+
+def build_report(*, params: dict[str, Any], params_text: str, instrument: Instrument, profiles: pd.DataFrame,
+                 quality: dict[str, Any], norms: Norms, input_hashes: dict[str, str],
+                 versions: dict[str, str]) -> Report:
+    """Assemble the report's content.
+
+    Parameters
+    ----------
+    params : dict
+        The validated params (``llmvalues.params.load_params``); the ``models``
+        mapping sets which models appear, in which order.
+    params_text : str
+        The text of params.yaml, shown as it is.
+    instrument : Instrument
+        The instrument that params.yaml selects.
+    profiles : DataFrame
+        ``summarize_profiles`` of the scores table.
+    quality : dict
+        The quality counts (``read_quality``).
+    norms : Norms
+        The human norms.
+    input_hashes : dict of str to str
+        Input file path (as shown) -> MD5 hex digest.
+    versions : dict of str to str
+        Package name -> version (``package_versions``).
+
+    Returns
+    -------
+    Report
+    """
+    models = params["models"]
+    sections = [
+        _introduction(models, instrument, params["instrument"]["form"]),
+        _models_section(models, quality),
+        _quality_section(models, quality),
+        _profiles_section(list(models), profiles, norms),
+        _norms_section(norms),
+        _provenance_section(versions, input_hashes, params_text),
+    ]
+    return Report(TITLE, sections)
+
+
+def _introduction(models: dict[str, Any], instrument: Instrument, form: str) -> Section:
+    count = len(models)
+    noun = "model" if count == 1 else "models"
+    about = (
+        f"This report compares the values that {count} language {noun} expressed with human means. Each model "
+        f"answered a {N_ITEMS}-item portrait values questionnaire, keyed to Schwartz's refined theory of basic "
+        "values (19 values on a circle), as if it were a person, rating each portrait on a 1-6 scale in "
+        "repeated independent trials."
+    )
+    scoring = (
+        "A value's centered score is the mean rating of its items minus the trial's mean rating over all items "
+        "(MRAT). It shows how much more or less a model endorses a value than its own average, so a model that "
+        "rates every portrait high does not appear to hold every value strongly. The figure and the table give "
+        "each model's mean centered score over its trials."
+    )
+    described = f"Instrument: {instrument.name} ({instrument.id}), {form} form."
+    if instrument.original:
+        described += " Its items were written for this project and are not the PVQ-RR."
+    if not instrument.validated and instrument.original:
+        described += " They have not been validated in human samples."
+    elif not instrument.validated:
+        described += " Its items have not been validated in human samples."
+    origin = (
+        "The report stage of the llmvalues pipeline wrote this page from the input files listed under "
+        "Provenance. The page contains no dates, so the same inputs give the same bytes."
+    )
+    return Section("What this is", [Paragraph(about), Paragraph(scoring), Paragraph(described), Paragraph(origin)])
+
+
+def _models_section(models: dict[str, Any], quality: dict[str, Any]) -> Section:
+    entries = {model: quality["models"].get(model) for model in models}
+    show_digit_mass = any(isinstance(entry, dict) and entry.get("mean_digit_mass") is not None
+                          for entry in entries.values())
+    header = ["model", "provider", "model id", "trials", "answers", "counted rate"]
+    numeric = [False, False, False, True, True, True]
+    if show_digit_mass:
+        header.append("mean digit mass")
+        numeric.append(True)
+
+    rows = []
+    for model, settings in models.items():
+        entry = entries[model] if isinstance(entries[model], dict) else {}
+        answers, expected = entry.get("answers"), entry.get("expected_answers")
+        row = [
+            model,
+            settings["provider"],
+            settings["model"],
+            _format_count(entry.get("trials")),
+            f"{answers} of {expected}" if answers is not None and expected is not None else MISSING,
+            format_percent(entry.get("counted_rate")),
+        ]
+        if show_digit_mass:
+            row.append(format_number(entry.get("mean_digit_mass"), 3))
+        rows.append(row)
+
+    counted = " and ".join(COUNTED_STATUSES)
+    blocks = [
+        Paragraph(f"Counted answers are {counted} ratings. The counted rate is their share of the expected "
+                  f"answers (trials x {N_ITEMS}), so missing answers lower it."),
+        Table(header, rows, numeric),
+    ]
+    absent = [model for model, entry in entries.items() if not isinstance(entry, dict)]
+    if absent:
+        blocks.append(Paragraph(f"No quality counts for {', '.join(absent)}: the quality file has no entry "
+                                "for these models, so their cells read n/a."))
+    if show_digit_mass:
+        blocks.append(Paragraph("Mean digit mass is the average probability that a model put on the digits "
+                                "1-6, over the answers whose rating came from its digit distribution."))
+    return Section("Models", blocks)
+
+
+def _quality_section(models: dict[str, Any], quality: dict[str, Any]) -> Section:
+    statuses = list(STATUSES)
+    for model in models:
+        entry = quality["models"].get(model)
+        if isinstance(entry, dict):
+            extra = sorted(set(entry.get("status_counts") or {}) - set(statuses))
+            statuses += extra
+    header = ["model"] + statuses + ["re-asked"]
+    numeric = [False] + [True] * (len(statuses) + 1)
+
+    rows = []
+    for model in models:
+        entry = quality["models"].get(model)
+        entry = entry if isinstance(entry, dict) else {}
+        counts = entry.get("status_counts") or {}
+        rates = entry.get("status_rates") or {}
+        row = [model]
+        for status in statuses:
+            count = counts.get(status)
+            if count is None:
+                row.append(MISSING)
+            elif count == 0:
+                row.append("0")
+            else:
+                row.append(f"{count} ({format_percent(rates.get(status))})")
+        row.append(_format_count(entry.get("reasked_answers")))
+        rows.append(row)
+
+    text = ("The status of each answer that scoring uses, as a count and a share of the model's answers. "
+            "When an item was asked more than once, scoring uses the first counted attempt. Re-asked is the "
+            "number of such items.")
+    return Section("Data quality", [Paragraph(text), Table(header, rows, numeric)])
+
+
+def _profiles_section(models: list[str], profiles: pd.DataFrame, norms: Norms) -> Section:
+    caption = (
+        "Mean centered score per value over trials: one coloured line per model, and the human means as a "
+        "dashed black line with open circles. The values run in circle order, and the axis wraps around: "
+        f"{CIRCLE_ORDER[-1]} is next to {CIRCLE_ORDER[0]} on the circle. A gap in a line is a value with no score."
+    )
+    alt = "Line chart of the mean centered score of each of the 19 values, per model and for the human means."
+
+    header = ["value", "name"]
+    numeric = [False, False]
+    for model in models:
+        header += [f"{model} mean", f"{model} SD", f"{model} n"]
+        numeric += [True, True, True]
+    header.append("human mean")
+    numeric.append(True)
+
+    indexed = profiles.set_index(["model", "value"])
+    rows = []
+    for code in CIRCLE_ORDER:
+        row = [code, VALUE_BY_CODE[code].name]
+        for model in models:
+            statistics = indexed.loc[(model, code)]
+            row += [format_number(statistics["mean"]), format_number(statistics["sd"]), str(int(statistics["n"]))]
+        row.append(format_number(norms.means[code]))
+        rows.append(row)
+
+    total_row = ["sum", "all 19 values"]
+    for model in models:
+        means = indexed.loc[model, "mean"]
+        total = float(means.sum()) if means.notna().all() else math.nan
+        total_row += [format_number(total), "", ""]
+    total_row.append(format_number(float(norms.means.sum())))
+    rows.append(total_row)
+
+    text = ("Each model's mean centered score, its standard deviation over trials (SD) and the number of "
+            "trials with a score (n), beside the human mean. n/a marks a value with no score, or an SD from "
+            "fewer than two trials. The last row sums the 19 means; it is n/a when a mean is missing.")
+    return Section("Value profiles", [FigurePlaceholder(caption, alt), Paragraph(text), Table(header, rows, numeric)])
+
+
+def _norms_section(norms: Norms) -> Section:
+    blocks: list[Any] = [
+        Paragraph(f"Source: {norms.source}"),
+        Paragraph(f"Citation: {norms.citation}"),
+    ]
+    if norms.has_overall_rows:
+        basis = "The human means are the overall means given in the file."
+        if norms.groups:
+            basis += f" The file also gives means for {len(norms.groups)} groups, which this report does not show."
+    else:
+        basis = (f"The human means are the unweighted means over the file's {len(norms.groups)} groups: each "
+                 "group counts once, whatever its size.")
+    blocks.append(Paragraph(f"File: {norms.path}. Metric: {norms.metric}. {basis}"))
+
+    if norms.caveats:
+        blocks.append(Paragraph("Caveats listed in the file:"))
+        blocks.append(BulletList(list(norms.caveats)))
+    else:
+        blocks.append(Paragraph("The file lists no caveats."))
+
+    total = float(norms.means.sum())
+    if format_number(total) == format_number(0.0):
+        offset = (f"A model's centered profile sums to 0 when the model answered every item, and these human "
+                  f"means sum to {format_number(total)} as well, so the comparison carries no offset.")
+    else:
+        offset = (f"A model's centered profile sums to 0 when the model answered every item, while these human "
+                  f"means sum to {total:+.2f}. Part of any difference between a model and the human means is "
+                  f"therefore this offset, {total / len(CIRCLE_ORDER):+.3f} per value on average.")
+    blocks.append(Paragraph(offset))
+    return Section("Human norms", blocks)
+
+
+def _provenance_section(versions: dict[str, str], input_hashes: dict[str, str], params_text: str) -> Section:
+    version_rows = [[name, versions[name]] for name in sorted(versions)]
+    hash_rows = [[path, input_hashes[path]] for path in sorted(input_hashes)]
+    return Section("Provenance", [
+        Paragraph("Software versions:"),
+        Table(["package", "version"], version_rows, [False, False]),
+        Paragraph("Input files and their MD5 hashes:"),
+        Table(["file", "MD5"], hash_rows, [False, False]),
+        Paragraph("Parameters (params.yaml):"),
+        CodeBlock(params_text, "yaml"),
+    ])
+
+
+def _format_count(value: Any) -> str:
+    return MISSING if value is None else str(value)
+
+
+# --- HTML ----------------------------------------------------------------------
+
+_STYLE = """\
+body { margin: 0; color: #1a1a1a; background: #ffffff; line-height: 1.5;
+       font-family: "DejaVu Sans", "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
+main { max-width: 64rem; margin: 0 auto; padding: 1.5rem; }
+h1 { font-size: 1.7rem; }
+h2 { font-size: 1.25rem; margin-top: 2.2rem; border-bottom: 1px solid #bbbbbb; }
+.table-wrap { overflow-x: auto; }
+table { border-collapse: collapse; margin: 0.75rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #bbbbbb; padding: 0.2rem 0.5rem; text-align: left; vertical-align: top; }
+th { background: #eeeeee; }
+.number { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+figure { margin: 1rem 0; }
+figure svg { width: 100%; height: auto; }
+figcaption { font-size: 0.9rem; }
+pre { background: #f4f4f4; padding: 0.75rem; overflow-x: auto; font-size: 0.85rem; }
+@media print {
+  main { max-width: none; padding: 0; }
+  h2 { break-after: avoid; }
+  figure, table { break-inside: avoid; }
+  .table-wrap { overflow: visible; }
+}
+"""
+
+# If some text were ever left unescaped, this policy still stops the page from running
+# scripts or loading anything.
+_CONTENT_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def render_html(report: Report, svg: str) -> str:
+    """Render the report as one self-contained HTML page with the figure as inline SVG.
+
+    ``svg`` is a complete SVG document (``render_profiles_svg``); its XML
+    declaration and doctype are dropped, because they are not allowed inside HTML.
+    """
+    inline_svg = _svg_element(svg)
+    escape = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CONTENT_POLICY}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(report.title)}</title>",
+        f"<style>\n{_STYLE}</style>",
+        "</head>",
+        "<body>",
+        "<main>",
+        f"<h1>{escape(report.title)}</h1>",
+    ]
+    for section in report.sections:
+        parts.append("<section>")
+        parts.append(f"<h2>{escape(section.title)}</h2>")
+        for block in section.blocks:
+            parts.append(_html_block(block, inline_svg))
+        parts.append("</section>")
+    parts += ["</main>", "</body>", "</html>"]
+    return "\n".join(parts) + "\n"
+
+
+def _html_block(block: Any, inline_svg: str) -> str:
+    escape = html.escape
+    if isinstance(block, Paragraph):
+        return f"<p>{escape(block.text)}</p>"
+    if isinstance(block, BulletList):
+        items = "".join(f"<li>{escape(item)}</li>" for item in block.items)
+        return f"<ul>{items}</ul>"
+    if isinstance(block, CodeBlock):
+        return f"<pre><code>{escape(block.text)}</code></pre>"
+    if isinstance(block, FigurePlaceholder):
+        return (f'<figure>\n<div role="img" aria-label="{escape(block.alt)}">\n{inline_svg}\n</div>\n'
+                f"<figcaption>{escape(block.caption)}</figcaption>\n</figure>")
+    if isinstance(block, Table):
+        return _html_table(block)
+    raise TypeError(f"unknown report block {type(block).__name__}")
+
+
+def _html_table(table: Table) -> str:
+    escape = html.escape
+
+    def cell(tag: str, text: str, numeric: bool) -> str:
+        attribute = ' class="number"' if numeric else ""
+        return f"<{tag}{attribute}>{escape(text)}</{tag}>"
+
+    lines = ['<div class="table-wrap">', "<table>", "<thead>"]
+    lines.append("<tr>" + "".join(cell("th", name, numeric) for name, numeric in zip(table.header, table.numeric))
+                 + "</tr>")
+    lines += ["</thead>", "<tbody>"]
+    for row in table.rows:
+        lines.append("<tr>" + "".join(cell("td", text, numeric) for text, numeric in zip(row, table.numeric))
+                     + "</tr>")
+    lines += ["</tbody>", "</table>", "</div>"]
+    return "\n".join(lines)
+
+
+def _svg_element(svg: str) -> str:
+    start = svg.find("<svg")
+    if start < 0:
+        raise ValueError("the figure is not an SVG document: no <svg> element")
+    return svg[start:].strip()
+
+
+# --- Markdown ------------------------------------------------------------------
+
+# Characters that Markdown (CommonMark with GitHub's tables and strikethrough)
+# would read as markup or raw HTML. A backslash makes each one literal.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~$#])")
+
+
+def render_markdown(report: Report, figure_path: str) -> str:
+    """Render the report as Markdown that shows the figure from ``figure_path`` (relative to the Markdown file)."""
+    parts = [f"# {_markdown_text(report.title)}"]
+    for section in report.sections:
+        parts.append(f"## {_markdown_text(section.title)}")
+        for block in section.blocks:
+            parts.append(_markdown_block(block, figure_path))
+    return "\n\n".join(parts) + "\n"
+
+
+def _markdown_block(block: Any, figure_path: str) -> str:
+    if isinstance(block, Paragraph):
+        return _markdown_text(block.text)
+    if isinstance(block, BulletList):
+        return "\n".join(f"- {_markdown_text(item)}" for item in block.items)
+    if isinstance(block, CodeBlock):
+        longest = max((len(run) for run in re.findall(r"`+", block.text)), default=0)
+        fence = "`" * max(3, longest + 1)
+        return f"{fence}{block.language}\n{block.text.rstrip(chr(10))}\n{fence}"
+    if isinstance(block, FigurePlaceholder):
+        return f"![{_markdown_text(block.alt)}]({figure_path})\n\n*{_markdown_text(block.caption)}*"
+    if isinstance(block, Table):
+        return _markdown_table(block)
+    raise TypeError(f"unknown report block {type(block).__name__}")
+
+
+def _markdown_table(table: Table) -> str:
+    lines = ["| " + " | ".join(_markdown_text(name) for name in table.header) + " |"]
+    lines.append("|" + "|".join("---:" if numeric else "---" for numeric in table.numeric) + "|")
+    for row in table.rows:
+        lines.append("| " + " | ".join(_markdown_text(text) for text in row) + " |")
+    return "\n".join(lines)
+
+
+def _markdown_text(text: str) -> str:
+    """Escape Markdown markup and join lines, so text from files stays literal and inside its block."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
