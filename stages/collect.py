@@ -20,6 +20,7 @@ from llmvalues.instrument import select_instrument
 from llmvalues.params import load_params
 from llmvalues.prompts import resolve_template
 from llmvalues.providers import create_provider
+from llmvalues.weights import check_weights
 
 STORE_DIR = Path("data/store")
 RAW_DIR = Path("data/raw")
@@ -50,11 +51,15 @@ def main() -> None:
                          f"the template {template.id} is for {template.mode} mode, but collect.mode is {collect['mode']}",
                          f"choose a {collect['mode']}-mode template")
 
+    if entry["provider"] == "llama_cpp":
+        # Fail before the first request; the weights themselves load only if a request is sent.
+        check_weights(entry["model"], entry.get("model_path"), source="params.yaml", field=f"models.{slug}")
     settings = settings_from_params(slug, entry, collect, params["instrument"]["form"])
     store = Store(STORE_DIR / f"{slug}.jsonl")
     collector = Collector(settings, instrument, template, store, lambda: create_provider(slug, entry))
     unit = "item" if settings.mode == "item" else "trial"
-    with tqdm(total=collector.total_cells(), desc=f"collect {slug}", unit=unit, file=sys.stderr) as bar:
+    with tqdm(total=collector.total_cells(), desc=f"collect {slug}", unit=unit, file=sys.stderr,
+              mininterval=1.0) as bar:
         view = collector.run(progress=bar.update)
     write_view(RAW_DIR / f"{slug}.jsonl", view)
     print(f"collect {slug}: {len(view)} records, {collector.sent} requests sent, {collector.reused} reused",

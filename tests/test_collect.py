@@ -143,7 +143,7 @@ def test_free_text_reasks_get_new_seeds(tmp_path, provider):
         attempts = [record for record in records if record["item"] == item]
         assert [record["attempt"] for record in attempts] == list(range(len(attempts)))
         assert len({record["seed"] for record in attempts}) == len(attempts)
-        statuses = [parse_reply(record["reply"]).status for record in attempts]
+        statuses = [parse_reply(record["reply"], finish_reason=record["finish_reason"]).status for record in attempts]
         # every attempt but the last was invalid; the last is valid or the re-asks ran out
         assert all(status not in COUNTED_STATUSES for status in statuses[:-1])
         assert statuses[-1] in COUNTED_STATUSES or len(attempts) == 3
