@@ -74,6 +74,7 @@ def repository(tmp_path_factory) -> Path:
         shutil.copy(PROJECT_ROOT / name, root / name)
     shutil.copytree(PROJECT_ROOT / "stages", root / "stages", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(PROJECT_ROOT / "llmvalues", root / "llmvalues", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PROJECT_ROOT / "data" / "norms", root / "data" / "norms")
     (root / "params.yaml").write_text(study_params(), encoding="utf-8")
     for model in ("model-one", "model-two"):
         records = [record for trial in (1, 2, 3) for record in trial_records(model, trial)]
@@ -107,6 +108,10 @@ def test_repro_writes_answers_quality_and_scores(repository):
     assert (centered.sum(axis=1).abs() < 1e-6).all()
     assert (values["n_valid"] == 57).all()
 
+    report = (repository / "reports" / "report.html").read_text(encoding="utf-8")
+    assert "model-one" in report and "org/second" in report
+    assert (repository / "reports" / "figures" / "report" / "profiles.svg").is_file()
+
 
 def test_second_repro_runs_nothing(repository):
     result = run(REPRO, repository)
@@ -114,7 +119,8 @@ def test_second_repro_runs_nothing(repository):
 
 
 def test_forced_repro_is_byte_identical(repository):
-    outputs = ["data/clean/answers.csv", "data/scores/values.csv", "reports/metrics/quality.json", "dvc.lock"]
+    outputs = ["data/clean/answers.csv", "data/scores/values.csv", "reports/metrics/quality.json", "dvc.lock",
+               "reports/report.html", "reports/report.md", "reports/figures/report/profiles.svg"]
     before = {name: (repository / name).read_bytes() for name in outputs}
     run(REPRO + ["--force"], repository)
     after = {name: (repository / name).read_bytes() for name in outputs}
