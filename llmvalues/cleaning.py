@@ -203,6 +203,7 @@ def summarize_quality(answers: pd.DataFrame, models: list[str], record_counts: C
         attempt_counts = {status: int((rows["status"] == status).sum()) for status in STATUSES}
         attempts_per_cell = rows.groupby(["trial", "item"]).size()
         from_distribution = rows[rows["rating_source"] == "distribution"]
+        with_distribution = rows[rows["digit_mass"].notna()]
         expected = len(trials) * N_ITEMS
         summary["models"][model] = {
             "records": int(record_counts[model]),
@@ -217,8 +218,9 @@ def summarize_quality(answers: pd.DataFrame, models: list[str], record_counts: C
             "reasked_answers": int((attempts_per_cell > 1).sum()),
             "unexpected_item_lines": int(unexpected_counts[model]),
             "distribution_answers": len(from_distribution),
-            "mean_digit_mass": float(from_distribution["digit_mass"].mean()) if len(from_distribution) else None,
-            "min_digit_mass": float(from_distribution["digit_mass"].min()) if len(from_distribution) else None,
+            "distribution_records": len(with_distribution),
+            "mean_digit_mass": float(with_distribution["digit_mass"].mean()) if len(with_distribution) else None,
+            "min_digit_mass": float(with_distribution["digit_mass"].min()) if len(with_distribution) else None,
         }
     return summary
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import __version__
+from .errors import InputError
 from .instrument import Instrument
 from .outputs import atomic_write_text
 from .parsing import COUNTED_STATUSES, parse_block_reply, parse_reply
@@ -80,10 +81,11 @@ class Store:
                 if line.strip():
                     try:
                         record = json.loads(line)
-                    except json.JSONDecodeError:
-                        raise ValueError(f"{self.path}: line {number}: invalid JSON in the store; "
-                                         "restore the file from git") from None
-                    self.records[record["key"]] = record
+                        key = record["key"]
+                    except (json.JSONDecodeError, KeyError, TypeError):
+                        raise InputError(str(self.path), f"line {number}", "not a stored record",
+                                         "restore the store from git; it is only ever appended to") from None
+                    self.records[key] = record
 
     def _drop_partial_line(self) -> None:
         data = self.path.read_bytes()

@@ -28,6 +28,7 @@ from .errors import InputError
 from .instrument import Instrument
 from .norms import Norms
 from .parsing import COUNTED_STATUSES, STATUSES
+from .weights import EMBEDDED_MODELS
 from .values import CIRCLE_ORDER, N_ITEMS, VALUE_BY_CODE
 
 TITLE = "Values expressed by language models"
@@ -246,6 +247,7 @@ def build_report(*, params: dict[str, Any], params_text: str, instrument: Instru
     models = params["models"]
     sections = [
         _introduction(models, instrument, params["instrument"]["form"]),
+        _collection_section(models, params["collect"]),
         _models_section(models, quality),
         _quality_section(models, quality),
         _profiles_section(list(models), profiles, norms),
@@ -282,6 +284,38 @@ def _introduction(models: dict[str, Any], instrument: Instrument, form: str) -> 
         "Provenance. The page contains no dates, so the same inputs give the same bytes."
     )
     return Section("What this is", [Paragraph(about), Paragraph(scoring), Paragraph(described), Paragraph(origin)])
+
+
+def _collection_section(models: dict[str, Any], collect: dict[str, Any]) -> Section:
+    """Describe how the answers were collected, and say which models are the tiny embedded ones."""
+    mode = ("each item in a fresh request" if collect["mode"] == "item"
+            else "all items of a trial in one request")
+    if collect["answer_mode"] == "logprobs":
+        answers = "Ratings are the probabilities of the digits 1-6 as the next token, read from one forward pass."
+    else:
+        answers = (f"Replies were sampled at temperature {collect['temperature']} and top_p {collect['top_p']}, "
+                   "with a seed per call derived from the trial, the item and the attempt.")
+        if collect["constrain"] == "digit":
+            answers += " Decoding was limited to one digit from 1 to 6 (a grammar), so every reply is a rating."
+        if collect["distribution"]:
+            answers += " The probabilities of the digits 1-6 were recorded from the same forward pass."
+    templates = sorted({settings.get("template", collect["template"] if collect["mode"] == "item"
+                                     else collect["block_template"]) for settings in models.values()})
+    blocks = [Paragraph(
+        f"Each model answered {collect['trials']} trials, {mode}, items in {collect['item_order']} order. "
+        f"{answers} Invalid answers were asked again up to {collect['reasks']} times. Prompt templates: "
+        f"{', '.join(templates)}."
+    )]
+    embedded = [model for model, settings in models.items()
+                if settings["provider"] == "llama_cpp" and settings["model"] in EMBEDDED_MODELS]
+    if embedded:
+        blocks.append(Paragraph(
+            f"{', '.join(embedded)}: tiny models that ship as PyPI packages and run in-process with llama.cpp, "
+            "chosen so that the pipeline runs anywhere without a network or a key. They are not models whose "
+            "values anyone should study, and left free they rarely answer with a rating; the digit constraint "
+            "and the digit probabilities are what make their answers readable. Their answer quality is below."
+        ))
+    return Section("How the answers were collected", blocks)
 
 
 def _models_section(models: dict[str, Any], quality: dict[str, Any]) -> Section:
@@ -322,7 +356,9 @@ def _models_section(models: dict[str, Any], quality: dict[str, Any]) -> Section:
                                 "for these models, so their cells read n/a."))
     if show_digit_mass:
         blocks.append(Paragraph("Mean digit mass is the average probability that a model put on the digits "
-                                "1-6, over the answers whose rating came from its digit distribution."))
+                                "1-6 as its next token, over the answers that recorded a digit distribution. "
+                                "A low mass means that, left free, the model would mostly not have answered "
+                                "with a rating."))
     return Section("Models", blocks)
 
 

@@ -84,6 +84,13 @@ def test_store_drops_a_partial_last_line(tmp_path):
     assert list(Store(path).records) == ["a", "c"]
 
 
+def test_store_with_a_broken_line(tmp_path):
+    path = tmp_path / "store.jsonl"
+    path.write_text('{"key": "a"}\nnot json\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"store.jsonl: line 2: not a stored record"):
+        Store(path)
+
+
 def test_item_mode_records(tmp_path, provider):
     collector, records = collect(tmp_path, provider)
     assert collector.sent == len(records)

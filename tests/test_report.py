@@ -21,6 +21,7 @@ from llmvalues.norms import load_norms
 from llmvalues.outputs import write_csv, write_json
 from llmvalues.params import load_params
 from llmvalues.report import (
+    _collection_section,
     build_report,
     format_number,
     profile_means,
@@ -34,7 +35,7 @@ from llmvalues.scoring import score_responses
 from llmvalues.values import CIRCLE_ORDER, VALUE_BY_CODE
 
 SHIPPED_NORMS = PROJECT_ROOT / "data" / "norms" / "human-centered-means.csv"
-SECTIONS = ["What this is", "Models", "Data quality", "Value profiles", "Human norms", "Provenance"]
+SECTIONS = ["What this is", "How the answers were collected", "Models", "Data quality", "Value profiles", "Human norms", "Provenance"]
 SCRIPT = "<script>alert(1)</script>"
 
 
@@ -94,6 +95,9 @@ PARAMS = {
     },
     "instrument": {"file": "llmvalues/instruments/llmvalues-portraits-v1.yaml", "form": "neutral"},
     "norms": {"file": "norms.csv"},
+    "collect": {"trials": 3, "mode": "item", "answer_mode": "text", "template": "portrait-chat-v1",
+                "block_template": "portrait-block-chat-v1", "constrain": "digit", "distribution": True,
+                "item_order": "fixed", "seed": 1, "reasks": 2, "temperature": 0.7, "top_p": 0.95, "max_tokens": 4},
 }
 MODELS = list(PARAMS["models"])
 
@@ -409,3 +413,17 @@ def test_stage_missing_norms_is_one_line(study, tmp_path):
     assert result.stderr == ("error: data/norms/absent.csv: norms file not found; "
                              "check norms.file in params.yaml\n")
     assert not (clone / "reports" / "report.html").exists()
+
+
+def test_collection_section_names_settings_and_embedded_models():
+    params = dict(PARAMS, models={
+        "smol": {"provider": "llama_cpp", "model": "SmolLM2-135M-Instruct"},
+        "remote": {"provider": "openai", "model": "gpt-x", "template": "my-template"},
+    })
+    section = _collection_section(params["models"], params["collect"])
+    text = " ".join(block.text for block in section.blocks)
+    assert "temperature 0.7" in text
+    assert "limited to one digit from 1 to 6" in text
+    assert "my-template, portrait-chat-v1" in text
+    assert text.count("tiny models") == 1
+    assert "smol: tiny models" in text
