@@ -14,6 +14,7 @@ from llmvalues.instrument import select_instrument
 from llmvalues.norms import load_norms
 from llmvalues.outputs import atomic_write_text
 from llmvalues.params import load_params
+from llmvalues.document import render_html, render_markdown
 from llmvalues.report import (
     HUMAN_LABEL,
     build_report,
@@ -22,8 +23,6 @@ from llmvalues.report import (
     profile_means,
     read_quality,
     read_scores,
-    render_html,
-    render_markdown,
     summarize_profiles,
 )
 

@@ -1,6 +1,5 @@
 """The report: profile summaries, the figure, HTML and Markdown rendering, and the stage script."""
 
-import json
 import math
 import os
 import re
@@ -20,6 +19,7 @@ from llmvalues.instrument import select_instrument
 from llmvalues.norms import load_norms
 from llmvalues.outputs import write_csv, write_json
 from llmvalues.params import load_params
+from llmvalues.document import render_html, render_markdown
 from llmvalues.report import (
     _collection_section,
     build_report,
@@ -27,8 +27,6 @@ from llmvalues.report import (
     profile_means,
     read_quality,
     read_scores,
-    render_html,
-    render_markdown,
     summarize_profiles,
 )
 from llmvalues.scoring import score_responses
