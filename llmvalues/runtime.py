@@ -16,7 +16,11 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", 
 
 
 def run_stage(main: Callable[[], None]) -> None:
-    """Run a stage's ``main``; report bad input on one line and exit with status 1."""
+    """Run a stage's ``main``; report bad input on one line and exit with status 1.
+
+    Ctrl-C ends the stage with status 130 and one line instead of a traceback.
+    Whatever the stage had already stored (collected answers) stays stored.
+    """
     from .errors import InputError
 
     try:
@@ -24,3 +28,7 @@ def run_stage(main: Callable[[], None]) -> None:
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted: answers received so far are stored; run the stage again to resume",
+              file=sys.stderr)
+        sys.exit(130)

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -220,3 +221,22 @@ def test_gemma_weights_are_assembled_once(tmp_path):
 def test_unknown_template_id():
     with pytest.raises(InputError, match="params.yaml: collect.template: unknown template 'portrait-v9'"):
         resolve_template("portrait-v9", "params.yaml", "collect.template")
+
+
+def test_ctrl_c_stops_with_one_line(tmp_path, project_root):
+    shutil.copytree(project_root / "llmvalues" / "instruments", tmp_path / "llmvalues" / "instruments")
+    params = (project_root / "params.yaml").read_text(encoding="utf-8").replace("seed: 20240601", "seed: 99")
+    (tmp_path / "params.yaml").write_text(params, encoding="utf-8")
+    process = subprocess.Popen([sys.executable, str(project_root / "stages" / "collect.py"), "smollm2-135m"],
+                               cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    store = tmp_path / "data" / "store" / "smollm2-135m.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (store.exists() and store.read_text().count("\n") >= 2):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr.strip().splitlines()[-1] == (
+        "interrupted: answers received so far are stored; run the stage again to resume")
+    assert "Traceback" not in stderr
+    assert store.read_text().count("\n") >= 2
