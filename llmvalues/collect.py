@@ -186,20 +186,18 @@ class Collector:
 
     def _collect_item(self, trial: int, item: int) -> list[dict[str, Any]]:
         content = render_item(self.template, self.instrument, item, self.settings.form)
-        attempts = []
-        for attempt in range(self.settings.reasks + 1):
-            record = self._answer(content, trial, item=item, items=None, numbering=None, attempt=attempt)
-            attempts.append(record)
-            if not self._needs_reask(record):
-                break
-        return attempts
+        return self._ask_until_counted(content, trial, item=item, items=None, numbering=None)
 
     def _collect_block(self, trial: int, order: list[int]) -> list[dict[str, Any]]:
         content = render_block(self.template, self.instrument, order, self.settings.form)
         numbering = {str(position): item for position, item in enumerate(order, start=1)}
+        return self._ask_until_counted(content, trial, item=None, items=order, numbering=numbering)
+
+    def _ask_until_counted(self, content: Any, trial: int, **cell: Any) -> list[dict[str, Any]]:
+        """Ask once, then again while the answer is invalid, at most ``reasks`` more times."""
         attempts = []
         for attempt in range(self.settings.reasks + 1):
-            record = self._answer(content, trial, item=None, items=order, numbering=numbering, attempt=attempt)
+            record = self._answer(content, trial, attempt=attempt, **cell)
             attempts.append(record)
             if not self._needs_reask(record):
                 break
