@@ -3,7 +3,7 @@
 A ``Report`` is a title and sections of blocks (paragraphs, bullet lists, tables,
 code blocks and one figure). ``render_html`` writes it as one HTML page with the
 figure as inline SVG and a content policy that forbids scripts and external
-resources; ``render_markdown`` writes the Markdown twin, linking the figure file.
+resources. ``render_markdown`` writes the Markdown twin, which links the figure file.
 All text is escaped: HTML-escaped in the page, backslash-escaped in Markdown.
 """
 
