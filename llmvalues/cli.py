@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
+from .collect import select_template
 from .errors import InputError
 from .instrument import DEFAULT_INSTRUMENT_ID, resolve_instrument, select_instrument
 from .outputs import atomic_write_text, csv_text
@@ -98,6 +99,8 @@ def _check_instrument(arguments: argparse.Namespace) -> int:
 def _check_params(arguments: argparse.Namespace) -> int:
     params = load_params(arguments.params)
     instrument = select_instrument(params["instrument"], str(arguments.params), root=Path(arguments.params).parent)
+    for slug in params["models"]:
+        select_template(params, slug, str(arguments.params))
     print(json.dumps({"params": str(arguments.params), "models": list(params["models"]), "instrument": instrument.id}))
     return 0
 
@@ -168,8 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check_params = commands.add_parser(
         "check-params", help="validate params.yaml and the instrument it selects",
-        description="Validate every key of params.yaml and the instrument file and form it selects; "
-                    "print JSON with the models and the instrument id. make repro runs this first.",
+        description="Validate every key of params.yaml, the instrument file and form it selects, and each "
+                    "model's template and weights; print JSON with the models and the instrument id. "
+                    "make repro runs this first.",
     )
     check_params.add_argument("--params", type=Path, default=Path("params.yaml"),
                               help="the params file (default: params.yaml)")

@@ -31,7 +31,8 @@ from .errors import InputError
 from .instrument import Instrument
 from .outputs import atomic_write_text
 from .parsing import COUNTED_STATUSES, parse_block_reply, parse_reply
-from .prompts import Template, render_block, render_item
+from .prompts import Template, render_block, render_item, resolve_template
+from .weights import check_weights, file_sha256
 from .providers import LLAMA_CPP_DEFAULTS, Provider, Request, Response
 from .records import QUESTIONNAIRE
 
@@ -133,12 +134,18 @@ def _now() -> str:
 
 
 def _sampling(settings: Settings) -> dict[str, Any]:
+    """Return the settings a request is sent with; they are recorded and part of its key."""
+    if settings.answer_mode == "logprobs":
+        # One forward pass and no sampling: temperature and top_p cannot change the result.
+        return {"max_tokens": 1, "constrain": "none", "distribution": True, **settings.engine}
     return {
         "temperature": settings.temperature,
         "top_p": settings.top_p,
         "max_tokens": settings.max_tokens,
         "constrain": settings.constrain,
-        "distribution": settings.distribution or settings.answer_mode == "logprobs",
+        # The digit distribution describes a one-digit answer; in block mode the first
+        # token of the reply is a line number, so no distribution is recorded there.
+        "distribution": settings.distribution and settings.mode == "item",
         **settings.engine,
     }
 
@@ -235,9 +242,9 @@ class Collector:
             content=content,
             temperature=settings.temperature,
             top_p=settings.top_p,
-            max_tokens=1 if settings.answer_mode == "logprobs" else settings.max_tokens,
+            max_tokens=sampling["max_tokens"],
             seed=seed,
-            constrain=settings.constrain if settings.answer_mode == "text" else "none",
+            constrain=sampling["constrain"],
             block_size=len(items) if items else 0,
             distribution=sampling["distribution"],
         )
@@ -288,11 +295,16 @@ def write_view(path: str | Path, records: list[dict[str, Any]]) -> None:
 
 def settings_from_params(slug: str, entry: dict[str, Any], collect: dict[str, Any], form: str) -> Settings:
     """Combine a model's entry with the settings every model shares."""
-    engine = {}
+    engine: dict[str, Any] = {}
     if entry["provider"] == "llama_cpp":
         # n_ctx and n_batch can change the logits, so they are part of each request's
         # key; the thread count only changes speed.
         engine = {name: entry.get(name, LLAMA_CPP_DEFAULTS[name]) for name in ("n_ctx", "n_batch")}
+        if entry.get("model_path"):
+            # A GGUF file of one's own is identified by its content: another file at the
+            # same path must not reuse the stored answers.
+            engine["model_path"] = entry["model_path"]
+            engine["model_sha256"] = file_sha256(Path(entry["model_path"]))
     return Settings(
         slug=slug,
         provider=entry["provider"],
@@ -311,3 +323,35 @@ def settings_from_params(slug: str, entry: dict[str, Any], collect: dict[str, An
         form=form,
         engine=engine,
     )
+
+
+def select_template(params: dict[str, Any], slug: str, source: str = "params.yaml") -> Template:
+    """Check a model's collection settings and return its prompt template.
+
+    Raises InputError, naming the params key, for an unknown model, an unknown or
+    unsuitable template, logprobs in block mode, or weights that cannot be found,
+    so that a bad setting stops a run before its first request.
+    """
+    if slug not in params["models"]:
+        raise InputError(source, f"models.{slug}", "no such model",
+                         f"add it under models, or use one of {', '.join(params['models'])}")
+    entry = params["models"][slug]
+    collect = params["collect"]
+    if collect["mode"] == "block" and collect["answer_mode"] == "logprobs":
+        raise InputError(source, "collect.answer_mode", "logprobs reads one digit, so it needs item mode",
+                         "use collect.mode: item, or answer_mode: text")
+    if "template" in entry:
+        field, reference = f"models.{slug}.template", entry["template"]
+    elif collect["mode"] == "item":
+        field, reference = "collect.template", collect["template"]
+    else:
+        field, reference = "collect.block_template", collect["block_template"]
+    template = resolve_template(reference, source, field)
+    if template.mode != collect["mode"]:
+        raise InputError(source, field,
+                         f"the template {template.id} is for {template.mode} mode, but collect.mode is {collect['mode']}",
+                         f"choose a {collect['mode']}-mode template, or leave this model out of a "
+                         f"{collect['mode']}-mode study")
+    if entry["provider"] == "llama_cpp":
+        check_weights(entry["model"], entry.get("model_path"), source=source, field=f"models.{slug}")
+    return template

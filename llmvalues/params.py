@@ -177,7 +177,8 @@ MODEL_ENTRY = Section(
         "base_url": Text(hint="the server's base URL"),
         # llama_cpp only: a GGUF file of one's own, and engine settings that change the logits
         "model_path": Text(hint="the path of a GGUF file"),
-        "n_ctx": Int(64, 1 << 20),
+        # llama-cpp-python 0.3.36 rounds a context below 256 up and then overflows its buffers.
+        "n_ctx": Int(256, 1 << 20),
         "n_batch": Int(1, 1 << 16),
         "n_threads": Int(1, 1024),
     },

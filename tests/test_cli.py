@@ -175,6 +175,8 @@ def test_check_params_bad_selection(tmp_path, project_root):
         ("file: llmvalues/instruments/llmvalues-portraits-v1.yaml", "file: data/instruments/absent.yaml",
          "params.yaml: instrument.file: instrument file not found: data/instruments/absent.yaml"),
         ("form: neutral", "form: plural", "params.yaml: instrument.form: invalid value 'plural'"),
+        ("template: portrait-completion-v1", "template: portrait-block-chat-v1",
+         "params.yaml: models.gemma3-270m.template: the template portrait-block-chat-v1 is for block mode"),
     ]
     for old, new, expected in cases:
         (tmp_path / "params.yaml").write_text(text.replace(old, new), encoding="utf-8")

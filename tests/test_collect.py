@@ -240,3 +240,19 @@ def test_ctrl_c_stops_with_one_line(tmp_path, project_root):
         "interrupted: answers received so far are stored; run the stage again to resume")
     assert "Traceback" not in stderr
     assert store.read_text().count("\n") >= 2
+
+
+def test_own_gguf_file_is_keyed_by_content(tmp_path):
+    from llmvalues.collect import settings_from_params
+
+    path = tmp_path / "mine.gguf"
+    entry = {"provider": "llama_cpp", "model": "mine", "model_path": str(path)}
+    collect_settings = {"trials": 1, "mode": "item", "answer_mode": "text", "constrain": "digit",
+                        "distribution": True, "item_order": "fixed", "seed": 1, "reasks": 0,
+                        "temperature": 0.7, "top_p": 0.95, "max_tokens": 4}
+    path.write_bytes(b"first weights")
+    first = settings_from_params("mine", entry, collect_settings, "neutral").engine
+    path.write_bytes(b"other weights")
+    second = settings_from_params("mine", entry, collect_settings, "neutral").engine
+    assert first["model_path"] == second["model_path"] == str(path)
+    assert first["model_sha256"] != second["model_sha256"]

@@ -34,10 +34,15 @@ SHIPPED = (PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8")
     ("template: portrait-completion-v1", "template: portrait-block-chat-v1", "gemma3-270m",
      "models.gemma3-270m.template: the template portrait-block-chat-v1 is for block mode, but collect.mode is item"),
     ("trials: 10", "trials: 10", "gpt-9", "params.yaml: models.gpt-9: no such model"),
+    ("request\n  answer_mode: text", "request\n  answer_mode: logprobs", "smollm2-135m",
+     "params.yaml: collect.answer_mode: logprobs reads one digit, so it needs item mode"),
 ])
 def test_bad_setting_gives_one_line(project, old, new, slug, expected):
     assert old in SHIPPED
-    result = run_collect(project, SHIPPED.replace(old, new, 1), slug)
+    params = SHIPPED.replace(old, new, 1)
+    if "logprobs" in new:
+        params = params.replace("  mode: item ", "  mode: block ", 1)
+    result = run_collect(project, params, slug)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

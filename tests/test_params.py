@@ -54,6 +54,8 @@ BAD_PARAMS = [
     ("model key with a slash", "  gemma3-270m:", "  google/gemma:", "models.google/gemma: invalid model key"),
     ("model key starting with a digit", "  gemma3-270m:", "  3gemma:", "models.3gemma: invalid model key"),
     ("model key read as a number", "  gemma3-270m:", "  123:", "models.123: invalid model key"),
+    ("context too small", "    n_ctx: 4096\n    n_batch: 512                   # part", "    n_ctx: 128\n    n_batch: 512                   # part",
+     "models.smollm2-135m.n_ctx: must be an integer from 256 to"),
     ("zero trials", "trials: 10", "trials: 0", "collect.trials: must be an integer of at least 1, got 0"),
     ("flag as text", "distribution: true", "distribution: 'yes'",
      "collect.distribution: must be true or false, got the text 'yes'"),
