@@ -49,21 +49,25 @@ def _score(arguments: argparse.Namespace) -> int:
     output = arguments.output
     if output is not None and output.is_dir():
         raise InputError(str(output), None, "is a folder", "give --output a file name such as scores.csv")
+
     instrument = resolve_instrument(arguments.instrument or DEFAULT_INSTRUMENT_ID)
     identifiers, ratings = read_responses(arguments.responses, continuous=arguments.continuous,
                                           delimiter=arguments.delimiter)
+
     scores = score_responses(
         ratings,
         key=instrument.key,
         min_valid_per_value=arguments.min_valid_items_per_value,
         min_valid_for_mrat=arguments.min_valid_items_for_mrat,
     )
+
     overlap = sorted(set(identifiers.columns) & set(scores.columns))
     if overlap:
         raise InputError(str(arguments.responses), f"column '{overlap[0]}'",
                          "clashes with a score column of the same name", "rename that column in the responses file")
     table = pd.concat([identifiers, scores], axis=1)
     text = csv_text(table, text_columns=tuple(identifiers.columns))
+
     if output is None:
         sys.stdout.write(text)
         return 0
@@ -72,6 +76,7 @@ def _score(arguments: argparse.Namespace) -> int:
     except OSError as error:
         raise InputError(str(output), None, f"cannot write the file ({error.strerror})",
                          "give --output a path in a folder you can write to") from None
+
     summary = {
         "output": str(output),
         "respondents": len(table),

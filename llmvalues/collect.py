@@ -16,6 +16,7 @@ before it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -305,24 +306,9 @@ def settings_from_params(slug: str, entry: dict[str, Any], collect: dict[str, An
             # same path must not reuse the stored answers.
             engine["model_path"] = entry["model_path"]
             engine["model_sha256"] = file_sha256(Path(entry["model_path"]))
-    return Settings(
-        slug=slug,
-        provider=entry["provider"],
-        model=entry["model"],
-        trials=collect["trials"],
-        mode=collect["mode"],
-        answer_mode=collect["answer_mode"],
-        constrain=collect["constrain"],
-        distribution=collect["distribution"],
-        item_order=collect["item_order"],
-        seed=collect["seed"],
-        reasks=collect["reasks"],
-        temperature=collect["temperature"],
-        top_p=collect["top_p"],
-        max_tokens=collect["max_tokens"],
-        form=form,
-        engine=engine,
-    )
+    # Every Settings field named like a key of the collect section takes that key's value.
+    shared = {field.name: collect[field.name] for field in dataclasses.fields(Settings) if field.name in collect}
+    return Settings(slug=slug, provider=entry["provider"], model=entry["model"], form=form, engine=engine, **shared)
 
 
 def select_template(params: dict[str, Any], slug: str, source: str = "params.yaml") -> Template:

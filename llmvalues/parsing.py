@@ -366,7 +366,7 @@ def _read(text: str, labels: dict[int, str]) -> _Reading:
         else:
             reading.running_text += 1
 
-    # A number word is ordinary language unless it stands where a rating belongs, and
+    # A number word is ordinary language unless it appears where a rating belongs, and
     # "one" after a determiner ("this one") is a pronoun.
     for match in _NUMBER_WORD.finditer(text):
         start, end = match.span(1)
@@ -486,7 +486,7 @@ def parse_block_reply(
     ParsedBlock
         One ParsedReply per requested item. An item with no line is ``unparseable``.
         Lines that give no rating (an echoed item text) are set aside when another
-        line for the same item gives one; lines that disagree make the item
+        line for the same item gives one. Lines that disagree make the item
         ``ambiguous``. A disclaimer on an item's line, or in text outside the
         numbered lines, turns its valid rating into a ``hedged`` one; with no item
         answered, such text makes every item a ``refusal``. Six lines "1 - Not like

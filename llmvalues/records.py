@@ -63,8 +63,8 @@ def read_records(path: str | Path, model: str,
     """Yield the validated records of one model's view file, in file order.
 
     ``expected`` maps record fields to the values the current params select (such
-    as ``instrument`` and ``form``); a questionnaire record with another value is
-    an error, because a view must hold only what the current params ask for.
+    as ``instrument`` and ``form``). A questionnaire record with another value is
+    an error, because a view must contain only what the current params request.
 
     Raises InputError naming the file, the line and the field of the first bad
     record. A missing file is an error too: the model is listed in params.yaml

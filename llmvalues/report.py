@@ -1,7 +1,7 @@
 """The study report: model value profiles beside human norms, as HTML and Markdown.
 
 ``build_report`` assembles the content (sections of paragraphs, tables, lists
-and one figure) from the pipeline's outputs; ``llmvalues.document`` renders it as
+and one figure) from the pipeline's outputs. ``llmvalues.document`` renders it as
 a self-contained HTML page and its Markdown twin. The content holds nothing that
 changes between runs (no dates, no absolute paths, numbers at fixed decimals), so
 the same inputs give the same bytes.

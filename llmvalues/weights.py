@@ -30,7 +30,7 @@ class EmbeddedModel:
 
     model_id: str
     package: str  # the distribution name to install
-    module: str  # the importable module that holds or assembles the weights
+    module: str  # the importable module that contains or assembles the weights
     licence: str
     locate: Callable[[str, Path], Path]
 

@@ -109,7 +109,8 @@ def test_repro_writes_answers_quality_and_scores(repository):
     assert (values["n_valid"] == 57).all()
 
     report = (repository / "reports" / "report.html").read_text(encoding="utf-8")
-    assert "model-one" in report and "org/second" in report
+    assert "model-one" in report
+    assert "org/second" in report
     assert (repository / "reports" / "figures" / "report" / "profiles.svg").is_file()
 
 

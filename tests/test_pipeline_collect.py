@@ -63,7 +63,8 @@ def test_first_repro_runs_every_stage(study):
     root, output = study
     stages = ran_stages(output)
     assert stages[0] == "collect@smol-a"
-    assert "clean" in stages and "score" in stages
+    assert "clean" in stages
+    assert "score" in stages
     assert (root / "data" / "store" / "smol-a.jsonl").read_text().count("\n") == 57
     assert (root / "data" / "raw" / "smol-a.jsonl").read_text().count("\n") == 57
     assert (root / "data" / "scores" / "values.csv").read_text().count("\n") == 2  # header and one trial
