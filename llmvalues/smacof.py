@@ -1,0 +1,331 @@
+"""Multidimensional scaling by SMACOF, with the conventions of R's smacof package (2.1-7).
+
+``smacof`` fits a configuration of points whose distances approximate a matrix of
+dissimilarities by majorization. It mirrors ``smacof::smacofSym``:
+
+- transformations of the dissimilarities into disparities: ratio, interval and
+  ordinal, the ordinal one with primary ties (tied dissimilarities may get
+  different disparities; smacof's default) or secondary ties (they may not);
+- optional weights (0 marks a missing dissimilarity);
+- disparities scaled so that their weighted sum of squares is n(n-1)/2;
+- stress-1 = sqrt(sum w (dhat - d)^2 / (n(n-1)/2)), smacof's reported stress;
+- the stopping rule: stop when the decrease in that normalised raw stress,
+  computed after the disparity update, falls below ``eps``.
+
+scikit-learn's ``MDS`` has no primary ties and no weights, and treats a zero
+dissimilarity as missing in non-metric MDS; here a zero dissimilarity is the
+smallest dissimilarity like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import isotonic_regression
+
+KINDS = ("ratio", "interval", "ordinal")
+TIES = ("primary", "secondary")
+DEFAULT_EPS = 1e-6
+DEFAULT_MAX_ITERATIONS = 1000
+
+
+@dataclass(frozen=True)
+class MDSResult:
+    """A fitted SMACOF solution.
+
+    ``configuration`` is n x ndim. ``disparities`` and ``distances`` are n x n, and the
+    disparities are on the normalised scale (weighted sum of squares n(n-1)/2 over pairs).
+    """
+
+    configuration: np.ndarray
+    stress1: float
+    iterations: int
+    converged: bool
+    disparities: np.ndarray
+    distances: np.ndarray
+
+
+def check_dissimilarities(matrix: np.ndarray) -> np.ndarray:
+    """Return ``matrix`` as a float array after checking that it is a dissimilarity matrix.
+
+    Raises
+    ------
+    ValueError
+        When it is not square, has fewer than 3 rows, is not symmetric, has a
+        non-zero diagonal, or contains a negative or infinite value. NaN marks a
+        missing dissimilarity and is allowed off the diagonal.
+    """
+    delta = np.asarray(matrix, dtype=float)
+    if delta.ndim != 2 or delta.shape[0] != delta.shape[1]:
+        raise ValueError(f"dissimilarities must be a square matrix, got shape {delta.shape}")
+    n = delta.shape[0]
+    if n < 3:
+        raise ValueError(f"dissimilarities must be at least 3 x 3, got {n} x {n}")
+    if np.isinf(delta).any():
+        raise ValueError("dissimilarities must be finite; found an infinite value")
+    if np.any(np.diag(delta) != 0):
+        raise ValueError("the diagonal of a dissimilarity matrix must be 0")
+    observed = delta[~np.isnan(delta)]
+    if (observed < 0).any():
+        raise ValueError(f"dissimilarities must not be negative; found {observed.min()}")
+    both = ~np.isnan(delta) & ~np.isnan(delta.T)
+    if not np.allclose(delta[both], delta.T[both], rtol=0, atol=1e-12 * max(1.0, float(observed.max()))):
+        raise ValueError("dissimilarities must be symmetric")
+    if (np.isnan(delta) != np.isnan(delta.T)).any():
+        raise ValueError("missing dissimilarities (NaN) must be symmetric")
+    return delta
+
+
+def pairwise_distances(configuration: np.ndarray) -> np.ndarray:
+    """Return the n x n Euclidean distances between the rows of ``configuration``."""
+    difference = configuration[:, None, :] - configuration[None, :, :]
+    return np.sqrt(np.einsum("ijk,ijk->ij", difference, difference))
+
+
+def torgerson(dissimilarities: np.ndarray, ndim: int = 2) -> np.ndarray:
+    """Classical (Torgerson) scaling: the start smacof calls ``init = "torgerson"``.
+
+    Double-centres -delta^2 / 2 and returns the leading ``ndim`` eigenvectors
+    scaled by the square roots of their eigenvalues (negative eigenvalues as 0).
+    Missing dissimilarities are replaced by the mean of the observed ones. The
+    sign of each axis is fixed so that its largest absolute coordinate is
+    positive; an eigenvector's sign is otherwise arbitrary.
+    """
+    delta = check_dissimilarities(dissimilarities)
+    n = delta.shape[0]
+    if np.isnan(delta).any():
+        delta = np.where(np.isnan(delta), np.nanmean(delta[~np.eye(n, dtype=bool)]), delta)
+        np.fill_diagonal(delta, 0.0)
+    centering = np.eye(n) - 1.0 / n
+    inner = -0.5 * centering @ (delta**2) @ centering
+    eigenvalues, eigenvectors = np.linalg.eigh(inner)
+    order = np.argsort(eigenvalues)[::-1][:ndim]
+    configuration = eigenvectors[:, order] * np.sqrt(np.maximum(eigenvalues[order], 0.0))
+    largest = np.argmax(np.abs(configuration), axis=0)
+    signs = np.sign(configuration[largest, np.arange(ndim)])
+    signs[signs == 0] = 1.0
+    return configuration * signs
+
+
+class _Transformation:
+    """Turns current distances into normalised disparities for one kind of MDS.
+
+    Works on the vector of pairs i < j with positive weight. ``normq`` is
+    n(n-1)/2, the value the weighted sum of squared disparities is scaled to.
+    """
+
+    def __init__(self, delta: np.ndarray, weights: np.ndarray, kind: str, ties: str, normq: float):
+        self.delta = delta
+        self.weights = weights
+        self.kind = kind
+        self.ties = ties
+        self.normq = normq
+        # Tie blocks: pairs with equal dissimilarity share a block, numbered in increasing order.
+        _, self.block = np.unique(delta, return_inverse=True)
+        self.block_weight = np.bincount(self.block, weights=weights)
+        if kind == "interval":
+            self.design = np.column_stack([np.ones_like(delta), delta])
+
+    def normalise(self, disparities: np.ndarray) -> np.ndarray:
+        total = np.sum(self.weights * disparities**2)
+        if total == 0:
+            return disparities
+        return disparities * np.sqrt(self.normq / total)
+
+    def __call__(self, distances: np.ndarray) -> np.ndarray:
+        if self.kind == "ratio":
+            fitted = self.delta
+        elif self.kind == "interval":
+            root = np.sqrt(self.weights)
+            coefficients, *_ = np.linalg.lstsq(self.design * root[:, None], distances * root, rcond=None)
+            fitted = self.design @ coefficients
+        elif self.ties == "primary":
+            # Within a tie block the order is free: sorting by the current distances
+            # gives the least-squares monotone fit.
+            order = np.lexsort((distances, self.block))
+            fitted = np.empty_like(distances)
+            fitted[order] = isotonic_regression(distances[order], weights=self.weights[order]).x
+        else:
+            means = np.bincount(self.block, weights=self.weights * distances) / self.block_weight
+            fitted = isotonic_regression(means, weights=self.block_weight).x[self.block]
+        return self.normalise(fitted)
+
+
+def smacof(
+    dissimilarities: np.ndarray,
+    *,
+    ndim: int = 2,
+    kind: str = "ordinal",
+    ties: str = "primary",
+    weights: np.ndarray | None = None,
+    init: str | np.ndarray = "torgerson",
+    eps: float = DEFAULT_EPS,
+    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+) -> MDSResult:
+    """Fit a SMACOF configuration to a symmetric dissimilarity matrix, as ``smacof::smacofSym``.
+
+    Parameters
+    ----------
+    dissimilarities : array, n x n
+        Symmetric, zero diagonal, non-negative. NaN marks a missing pair (weight 0).
+    ndim : int
+        Dimensions of the configuration.
+    kind : {"ratio", "interval", "ordinal"}
+        How dissimilarities become disparities.
+    ties : {"primary", "secondary"}
+        Ordinal MDS only: whether tied dissimilarities may get different
+        disparities (primary) or must get the same (secondary).
+    weights : array, n x n, optional
+        Non-negative, symmetric; 0 leaves a pair out. The pairs with positive
+        weight must connect all points.
+    init : "torgerson" or array, n x ndim
+        The start: classical scaling of the dissimilarities, or a given configuration.
+    eps : float
+        Stop when the normalised raw stress decreases by less than this.
+    max_iterations : int
+        Stop after this many iterations (``converged`` is then False).
+
+    Returns
+    -------
+    MDSResult
+        ``stress1`` is smacof's stress-1. Rows of the configuration follow the
+        rows of ``dissimilarities``. The configuration is determined up to
+        rotation, reflection and translation.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {', '.join(TIES)}, got {ties!r}")
+    if ndim < 1:
+        raise ValueError(f"ndim must be at least 1, got {ndim}")
+    delta = check_dissimilarities(dissimilarities)
+    n = delta.shape[0]
+    if ndim >= n:
+        raise ValueError(f"ndim must be smaller than the number of points ({n}), got {ndim}")
+
+    weight_matrix = _weight_matrix(weights, delta)
+    upper = np.triu_indices(n, k=1)
+    pair_weights = weight_matrix[upper]
+    keep = pair_weights > 0
+    rows, columns = upper[0][keep], upper[1][keep]
+    pair_weights = pair_weights[keep]
+    normq = n * (n - 1) / 2.0
+    transformation = _Transformation(delta[rows, columns], pair_weights, kind, ties, normq)
+    disparities = transformation.normalise(delta[rows, columns].copy())
+
+    unweighted = np.all(weight_matrix[~np.eye(n, dtype=bool)] == 1.0)
+    v_inverse = None if unweighted else _v_inverse(weight_matrix)
+
+    x = _start(init, delta, ndim)
+    distances = pairwise_distances(x)[rows, columns]
+    denominator = np.sum(pair_weights * distances**2)
+    if denominator == 0:
+        raise ValueError("the start configuration has all points in one place")
+    scale = np.sum(pair_weights * distances * disparities) / denominator
+    x = x * scale
+    distances = distances * scale
+    old_stress = np.sum(pair_weights * (disparities - distances) ** 2) / normq
+
+    iteration = 1
+    while True:
+        b_weights = np.zeros((n, n))
+        positive = distances > 0
+        ratio = np.zeros_like(distances)
+        ratio[positive] = pair_weights[positive] * disparities[positive] / distances[positive]
+        b_weights[rows, columns] = ratio
+        b_weights[columns, rows] = ratio
+        b_matrix = np.diag(b_weights.sum(axis=1)) - b_weights
+        y = b_matrix @ x / n if unweighted else v_inverse @ (b_matrix @ x)
+        new_distances = pairwise_distances(y)[rows, columns]
+        disparities = transformation(new_distances)
+        new_stress = np.sum(pair_weights * (disparities - new_distances) ** 2) / normq
+        if old_stress - new_stress < eps or iteration == max_iterations:
+            break
+        x, distances, old_stress = y, new_distances, new_stress
+        iteration += 1
+
+    converged = old_stress - new_stress < eps
+    disparity_matrix = np.zeros((n, n))
+    disparity_matrix[rows, columns] = disparities
+    disparity_matrix[columns, rows] = disparities
+    return MDSResult(
+        configuration=y,
+        stress1=float(np.sqrt(new_stress)),
+        iterations=iteration,
+        converged=bool(converged),
+        disparities=disparity_matrix,
+        distances=pairwise_distances(y),
+    )
+
+
+def smacof_best(dissimilarities: np.ndarray, starts: list[str | np.ndarray], **options) -> tuple[MDSResult, int]:
+    """Fit from each start and return the solution with the lowest stress-1 and its start's index.
+
+    Ties go to the earlier start, so list the preferred start (the theoretical
+    configuration in a confirmatory analysis) first.
+    """
+    if not starts:
+        raise ValueError("give at least one start")
+    best, best_index = None, -1
+    for index, start in enumerate(starts):
+        result = smacof(dissimilarities, init=start, **options)
+        if best is None or result.stress1 < best.stress1:
+            best, best_index = result, index
+    return best, best_index
+
+
+def random_starts(n: int, ndim: int, count: int, seed: int) -> list[np.ndarray]:
+    """Return ``count`` seeded random configurations (standard normal coordinates)."""
+    generator = np.random.default_rng(seed)
+    return [generator.standard_normal((n, ndim)) for _ in range(count)]
+
+
+def _weight_matrix(weights: np.ndarray | None, delta: np.ndarray) -> np.ndarray:
+    n = delta.shape[0]
+    if weights is None:
+        matrix = np.ones((n, n))
+    else:
+        matrix = np.asarray(weights, dtype=float)
+        if matrix.shape != delta.shape:
+            raise ValueError(f"weights must have the shape of the dissimilarities {delta.shape}, got {matrix.shape}")
+        if not np.isfinite(matrix).all() or (matrix < 0).any():
+            raise ValueError("weights must be finite and non-negative")
+        if not np.allclose(matrix, matrix.T):
+            raise ValueError("weights must be symmetric")
+        matrix = matrix.copy()
+    matrix[np.isnan(delta)] = 0.0
+    np.fill_diagonal(matrix, 0.0)
+    if not _connected(matrix > 0):
+        raise ValueError("the pairs with positive weight must connect all points")
+    return matrix
+
+
+def _connected(adjacency: np.ndarray) -> bool:
+    reached = np.zeros(adjacency.shape[0], dtype=bool)
+    reached[0] = True
+    while True:
+        grown = reached | adjacency[reached].any(axis=0)
+        if grown.sum() == reached.sum():
+            return bool(reached.all())
+        reached = grown
+
+
+def _v_inverse(weight_matrix: np.ndarray) -> np.ndarray:
+    """Moore-Penrose inverse of V = diag(rowsums W) - W, through the shift by 1/n that makes V invertible."""
+    n = weight_matrix.shape[0]
+    v = np.diag(weight_matrix.sum(axis=1)) - weight_matrix
+    return np.linalg.inv(v + 1.0 / n) - 1.0 / n
+
+
+def _start(init: str | np.ndarray, delta: np.ndarray, ndim: int) -> np.ndarray:
+    if isinstance(init, str):
+        if init != "torgerson":
+            raise ValueError(f"init must be 'torgerson' or a configuration, got {init!r}")
+        return torgerson(delta, ndim)
+    start = np.asarray(init, dtype=float)
+    if start.shape != (delta.shape[0], ndim):
+        raise ValueError(f"the start configuration must be {delta.shape[0]} x {ndim}, got {start.shape}")
+    if not np.isfinite(start).all():
+        raise ValueError("the start configuration must be finite")
+    return start - start.mean(axis=0)
