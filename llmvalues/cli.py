@@ -7,10 +7,14 @@ scripts can rely on them. Errors go to standard error, one line, with exit statu
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import math
+import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import __version__
@@ -20,6 +24,10 @@ from .instrument import DEFAULT_INSTRUMENT_ID, resolve_instrument, select_instru
 from .outputs import atomic_write_text, csv_text
 from .params import load_params
 from .parsing import parse_reply
+from .circle import angles_degrees, out_of_order, procrustes, theoretical_circle
+from .matrixfile import read_configuration, read_dissimilarities
+from .reliability import scale_reliability
+from .smacof import KINDS, TIES, random_starts, smacof_best
 from .responses import read_responses
 from .scoring import DEFAULT_MIN_VALID_FOR_MRAT, DEFAULT_MIN_VALID_PER_VALUE, score_responses
 
@@ -85,6 +93,191 @@ def _score(arguments: argparse.Namespace) -> int:
     }
     print(json.dumps(summary))
     return 0
+
+
+# The same missing-cell spellings as a responses file (llmvalues.responses).
+_MISSING_CELLS = ("", "na", "nan", "n/a", "null", ".")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_MIN_ITEM_ROWS = 3
+
+
+def _reliability(arguments: argparse.Namespace) -> int:
+    table, lines = _read_item_table(arguments.items, arguments.delimiter)
+    source = str(arguments.items)
+    complete = int(table.notna().all(axis=1).sum())
+    if complete < _MIN_ITEM_ROWS:
+        dropped = len(table) - complete
+        where = None
+        if dropped:
+            row = int(table.notna().all(axis=1).to_numpy().argmin())
+            column = table.columns[int(table.iloc[row].isna().to_numpy().argmax())]
+            where = f"line {lines[row]}, column '{column}'"
+        raise InputError(source, where,
+                         f"{complete} complete rows ({dropped} with a missing cell), "
+                         f"need at least {_MIN_ITEM_ROWS}",
+                         "add rows with a number in every column; rows with an empty cell are dropped")
+
+    result = scale_reliability(table, case_name="rows")
+    output = {
+        "alpha_raw": _json_number(result.alpha_raw),
+        "alpha_std": _json_number(result.alpha_std),
+        "feldt_ci": [_json_number(result.feldt_lower), _json_number(result.feldt_upper)],
+        "omega_total": _json_number(result.omega_total),
+        "n": result.n,
+        "k": result.k,
+        "n_dropped": result.n_dropped,
+        "constant_items": list(result.constant_items),
+        "reason": result.reason,
+    }
+    print(json.dumps(output, allow_nan=False))
+    return 0
+
+
+def _json_number(value: float) -> float | None:
+    """Return the value, or None (JSON null) for NaN, which JSON cannot represent."""
+    return None if math.isnan(value) else value
+
+
+def _read_item_table(path: Path, delimiter: str) -> tuple[pd.DataFrame, list[int]]:
+    """Read a CSV of cases x items: a header row of item names, then numbers.
+
+    Returns the table (floats, NaN for a missing cell) and the line each row starts on.
+    Raises InputError, naming the file, line and column, for an unreadable file or a
+    header with fewer than 2 columns or with a duplicate or empty name. It does the same
+    for a row with the wrong number of fields and for a cell that is not a number.
+    """
+    source = str(path)
+    if not path.is_file():
+        raise InputError(source, None, "items file not found", "check the --items path")
+    header: list[str] | None = None
+    rows: list[list[float]] = []
+    lines: list[int] = []
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            reader = csv.reader(stream, delimiter=delimiter)
+            last_line = 0
+            for fields in reader:
+                start, last_line = last_line + 1, reader.line_num
+                if not fields:
+                    continue
+                if header is None:
+                    header = [name.strip() for name in fields]
+                    _check_item_header(header, source, delimiter)
+                    continue
+                if len(fields) != len(header):
+                    raise InputError(source, f"line {start}",
+                                     f"{len(fields)} fields, but the header has {len(header)}",
+                                     "give every row one field per column (an empty field for a missing rating)")
+                rows.append([_item_cell(cell, source, f"line {start}, column '{name}'")
+                             for cell, name in zip(fields, header)])
+                lines.append(start)
+    except UnicodeDecodeError:
+        raise InputError(source, None, "not UTF-8 text", "save the CSV as UTF-8") from None
+    except csv.Error as error:
+        raise InputError(source, None, f"not a readable CSV ({error})",
+                         "save the file as comma-separated values with one header row") from None
+    if header is None:
+        raise InputError(source, None, "the file is empty", "add a header row of item names and one row per case")
+    return pd.DataFrame(rows, columns=header, dtype=float), lines
+
+
+def _check_item_header(header: list[str], source: str, delimiter: str) -> None:
+    if len(header) < 2:
+        fix = "give one column per item, at least 2"
+        for other in (",", ";", "\t", "|"):
+            if other != delimiter and other in header[0]:
+                separator_name = "tab" if other == "\t" else f"'{other}'"
+                fix = f"the file looks separated by {separator_name}; pass --delimiter {separator_name}"
+                break
+        raise InputError(source, "line 1", f"found {len(header)} column, but a scale needs at least 2 items", fix)
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if not name:
+            raise InputError(source, f"line 1, column {position}", "the column has no name",
+                             "name every column in the header row, or remove the empty column")
+        if name in seen:
+            raise InputError(source, f"column '{name}'",
+                             f"appears twice in the header (columns {seen[name]} and {position})",
+                             "give every column its own name")
+        seen[name] = position
+
+
+def _item_cell(cell: str, source: str, where: str) -> float:
+    text = cell.strip()
+    if text.lower() in _MISSING_CELLS:
+        return math.nan
+    if not _NUMBER.fullmatch(text):
+        raise InputError(source, where, f"{text!r} is not a number",
+                         "write every rating as a number, or leave the cell empty for a missing rating")
+    value = float(text)
+    if not math.isfinite(value):
+        raise InputError(source, where, f"{text!r} is too large", "write every rating as a finite number")
+    return value
+
+
+def _mds(arguments: argparse.Namespace) -> int:
+    source = str(arguments.dissimilarities)
+    names, matrix = read_dissimilarities(arguments.dissimilarities)
+    order = _circle_order(arguments.circle_order, names, source)
+
+    if arguments.init == "theory":
+        if order is None:
+            raise InputError("--init", None, "the theoretical start needs the circle order of the points",
+                             "pass --circle-order with every point name in circular order, or use --init torgerson")
+        start: str | np.ndarray = _circle_positions(order, names)
+    elif arguments.init == "torgerson":
+        start = "torgerson"
+    else:
+        start = read_configuration(Path(arguments.init), names)
+
+    starts = [start] + random_starts(len(names), 2, arguments.random_starts, arguments.seed)
+    try:
+        result, _ = smacof_best(matrix, starts, kind=arguments.type, ties=arguments.ties, eps=arguments.eps,
+                                max_iterations=arguments.max_iterations)
+    except ValueError as error:
+        raise InputError(source, None, str(error), "check the matrix and the start configuration") from None
+
+    output = {
+        "stress1": result.stress1,
+        "iterations": result.iterations,
+        "converged": result.converged,
+        "type": arguments.type,
+        "ties": arguments.ties,
+        "configuration": {name: [float(value) for value in result.configuration[index]]
+                          for index, name in enumerate(names)},
+    }
+    if order is not None:
+        fit = procrustes(_circle_positions(order, names), result.configuration)
+        output["procrustes"] = {"congruence": fit.congruence, "alienation": fit.alienation, "dilation": fit.dilation}
+        positions = [names.index(name) for name in order]
+        angles = angles_degrees(fit.fitted)[positions]
+        output["out_of_order"] = [order[index] for index in out_of_order(angles)]
+    print(json.dumps(output, allow_nan=False))
+    return 0
+
+
+def _circle_order(text: str | None, names: list[str], source: str) -> list[str] | None:
+    if text is None:
+        return None
+    order = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in order if name not in names]
+    if unknown:
+        raise InputError("--circle-order", None, f"{unknown[0]!r} is not a point of {source}",
+                         f"use the names of the matrix header: {', '.join(names)}")
+    repeated = sorted({name for name in order if order.count(name) > 1})
+    if repeated:
+        raise InputError("--circle-order", None, f"{repeated[0]!r} appears twice", "list every point once")
+    missing = [name for name in names if name not in order]
+    if missing:
+        raise InputError("--circle-order", None, f"the point {missing[0]!r} is missing",
+                         "list every point of the matrix once, in circular order")
+    return order
+
+
+def _circle_positions(order: list[str], names: list[str]) -> np.ndarray:
+    """Return the theoretical circle for points in ``order``, as rows in the order of ``names``."""
+    points = theoretical_circle(len(order))
+    return np.array([points[order.index(name)] for name in names])
 
 
 def _check_instrument(arguments: argparse.Namespace) -> int:
@@ -165,6 +358,44 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--continuous", action="store_true",
                        help="accept ratings that are not whole numbers (means of digit distributions)")
     score.set_defaults(run=_score)
+
+    reliability = commands.add_parser(
+        "reliability", help="Cronbach's alpha, Feldt's 95%% interval and omega total of a CSV of items",
+        description="Compute the reliability of one scale from a CSV with a header row and one column per "
+                    "item (any numeric data, one row per case). Rows with an empty or NA cell are dropped. "
+                    "Prints JSON with alpha_raw, alpha_std, feldt_ci ([lower, upper], 95%), omega_total "
+                    "(one-factor minres model), n (rows used), k (items), n_dropped, constant_items and "
+                    "reason (why a statistic is null; empty when every statistic is a number). The "
+                    "definitions are those of R's psych::alpha and psych::omega(x, nfactors=1).",
+    )
+    reliability.add_argument("--items", required=True, type=Path, help="the CSV file of cases x items")
+    reliability.add_argument("--delimiter", default=",", help="the field separator (default: ',')")
+    reliability.set_defaults(run=_reliability)
+
+    mds = commands.add_parser(
+        "mds", help="fit a SMACOF configuration to a dissimilarity matrix; print JSON with stress-1",
+        description="Fit a two-dimensional SMACOF configuration (as R's smacof::smacofSym) to a CSV "
+                    "dissimilarity matrix: a header row of point names, then one row per point in the same "
+                    "order (a first column of row names is accepted when its header cell is empty). Prints "
+                    "JSON with stress1 (smacof's stress-1), iterations, converged and configuration; with "
+                    "--circle-order also procrustes (congruence, alienation, dilation of the one-sided fit "
+                    "to the theoretical circle) and out_of_order.",
+    )
+    mds.add_argument("--dissimilarities", required=True, type=Path, help="the CSV dissimilarity matrix")
+    mds.add_argument("--type", choices=KINDS, default="ordinal", help="transformation (default: ordinal)")
+    mds.add_argument("--ties", choices=TIES, default="primary",
+                     help="ordinal ties: primary (may differ, smacof's default) or secondary")
+    mds.add_argument("--init", default="torgerson", metavar="theory|torgerson|FILE",
+                     help="start: the theoretical circle (needs --circle-order), classical scaling (default), "
+                          "or a CSV with the columns point,x,y")
+    mds.add_argument("--circle-order", metavar="CODES",
+                     help="every point name once, comma-separated, in theoretical circular order")
+    mds.add_argument("--random-starts", type=int, default=0, help="extra seeded random starts (default: 0)")
+    mds.add_argument("--seed", type=int, default=0, help="seed of the random starts (default: 0)")
+    mds.add_argument("--eps", type=float, default=1e-6,
+                     help="stop when the normalised raw stress decreases by less than this (default: 1e-6)")
+    mds.add_argument("--max-iterations", type=int, default=1000, help="iteration limit (default: 1000)")
+    mds.set_defaults(run=_mds)
 
     check_instrument = commands.add_parser(
         "check-instrument", help="validate an instrument file; print JSON with its id, items and forms",

@@ -24,6 +24,13 @@ from .yamlfile import load_yaml
 # and file names (data/raw/<key>.jsonl), so they are restricted to a safe slug.
 MODEL_SLUG = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 PROVIDERS = ("llama_cpp", "openai", "anthropic", "openai_compatible")
+# The MDS choices, written out rather than imported so that validating params does not
+# load the MDS code (every stage reads params.yaml). tests/test_params.py checks that
+# they match llmvalues.smacof and llmvalues.structure.
+MDS_TYPES = ("ordinal", "interval", "ratio")
+MDS_TIES = ("primary", "secondary")
+MDS_DISSIMILARITIES = ("sqrt(2(1-r))", "1-r")
+MDS_INITS = ("theory", "torgerson")
 
 
 class Spec:
@@ -227,6 +234,29 @@ PARAMS_SPEC = Section(
             {
                 "min_valid_items_per_value": Int(1, 3),
                 "min_valid_items_for_mrat": Int(1, N_ITEMS),
+            }
+        ),
+        "reliability": Section(
+            {
+                "confidence": Float(0.5, 0.999),
+            }
+        ),
+        "structure": Section(
+            {
+                "level": Choice(("value", "item")),
+                "scores": Choice(("centered", "raw")),
+                "dissimilarity": Choice(MDS_DISSIMILARITIES),
+                "type": Choice(MDS_TYPES),
+                "ties": Choice(MDS_TIES),
+                "init": Choice(MDS_INITS),
+                "random_starts": Int(0, 1000),
+                "pooled": Flag(),
+                "permutations": Int(0, 100_000),
+                "random_stress_replications": Int(0, 100_000),
+                "seed": Int(0, (1 << 31) - 1),
+                "eps": Float(1e-15, 0.1),
+                "max_iterations": Int(1, 1_000_000),
+                "warn_below_trials": Int(0),
             }
         ),
     }

@@ -183,3 +183,278 @@ def test_check_params_bad_selection(tmp_path, project_root):
         result = run("check-params", cwd=tmp_path)
         assert result.returncode == 2, new
         assert expected in result.stderr, new
+
+
+# psych::alpha(items5); psych::omega(items5, nfactors=1) in R 4.2.2 Patched (2022-11-10), psych 2.2.9
+ITEMS5 = Path(__file__).parent / "data" / "items5.csv"
+ITEMS5_ALPHA_RAW = 0.752709567576546
+ITEMS5_ALPHA_STD = 0.761528408117884
+ITEMS5_FELDT = (0.684118411362401, 0.810179736944285)
+ITEMS5_OMEGA = 0.78053333009564
+
+
+def write_items(path: Path, rows: list[list], header: list[str] | None = None) -> Path:
+    header = header or [f"i{number}" for number in range(1, len(rows[0]) + 1)]
+    path.write_text("\n".join(",".join(map(str, row)) for row in [header] + rows) + "\n", encoding="utf-8")
+    return path
+
+
+def reliability_output(*arguments) -> dict:
+    result = run("reliability", *arguments)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def reliability_error(*arguments) -> str:
+    result = run("reliability", *arguments)
+    assert result.returncode == 2, result.stdout
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_reliability_key_order():
+    keys = list(reliability_output("--items", ITEMS5))
+    assert keys[:5] == ["alpha_raw", "alpha_std", "feldt_ci", "omega_total", "n"]
+
+
+def test_reliability_alpha_raw():
+    assert reliability_output("--items", ITEMS5)["alpha_raw"] == pytest.approx(ITEMS5_ALPHA_RAW, abs=1e-12)
+
+
+def test_reliability_alpha_std():
+    assert reliability_output("--items", ITEMS5)["alpha_std"] == pytest.approx(ITEMS5_ALPHA_STD, abs=1e-12)
+
+
+def test_reliability_feldt_interval():
+    assert reliability_output("--items", ITEMS5)["feldt_ci"] == pytest.approx(list(ITEMS5_FELDT), abs=1e-12)
+
+
+def test_reliability_omega_total():
+    assert reliability_output("--items", ITEMS5)["omega_total"] == pytest.approx(ITEMS5_OMEGA, abs=1e-6)
+
+
+def test_reliability_cases_and_items():
+    output = reliability_output("--items", ITEMS5)
+    assert (output["n"], output["k"], output["n_dropped"]) == (150, 5, 0)
+
+
+def test_reliability_drops_incomplete_rows(tmp_path):
+    rows = [[1, 2, 3], [2, 3, 3], ["", 4, 4], [4, 4, 6], [5, "NA", 5], [6, 5, 6]]
+    output = reliability_output("--items", write_items(tmp_path / "items.csv", rows))
+    assert (output["n"], output["n_dropped"]) == (4, 2)
+
+
+def test_reliability_constant_item_prints_null(tmp_path):
+    rows = [[1, 4, 2], [3, 4, 3], [5, 4, 6], [2, 4, 2]]
+    result = run("reliability", "--items", write_items(tmp_path / "items.csv", rows))
+    assert result.returncode == 0, result.stderr
+    assert "NaN" not in result.stdout
+    output = json.loads(result.stdout)
+    assert output["alpha_std"] is None
+    assert output["omega_total"] is None
+    assert output["constant_items"] == ["i2"]
+    assert output["reason"] == "item i2 constant across rows, so standardized alpha and omega are undefined"
+
+
+def test_reliability_no_variance_prints_null(tmp_path):
+    output = reliability_output("--items", write_items(tmp_path / "items.csv", [[3, 3]] * 5))
+    assert output["feldt_ci"] == [None, None]
+    assert output["reason"].startswith("no variance")
+
+
+def test_reliability_semicolon_delimiter(tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_text(ITEMS5.read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8")
+    output = reliability_output("--items", path, "--delimiter", ";")
+    assert output["alpha_raw"] == pytest.approx(ITEMS5_ALPHA_RAW, abs=1e-12)
+
+
+def test_reliability_missing_file(tmp_path):
+    line = reliability_error("--items", tmp_path / "absent.csv")
+    assert f"{tmp_path / 'absent.csv'}: items file not found; check the --items path" in line
+
+
+def test_reliability_one_column(tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_text("score\n1\n2\n3\n4\n", encoding="utf-8")
+    line = reliability_error("--items", path)
+    assert "items.csv: line 1: found 1 column, but a scale needs at least 2 items" in line
+
+
+def test_reliability_one_column_suggests_delimiter(tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_text("a;b\n1;2\n2;3\n3;5\n", encoding="utf-8")
+    assert "pass --delimiter ';'" in reliability_error("--items", path)
+
+
+def test_reliability_text_cell(tmp_path):
+    rows = [[1, 2, 3], [2, "high", 3], [4, 4, 6], [5, 5, 5]]
+    line = reliability_error("--items", write_items(tmp_path / "items.csv", rows))
+    assert "items.csv: line 3, column 'i2': 'high' is not a number; write every rating as a number" in line
+
+
+def test_reliability_too_few_complete_rows(tmp_path):
+    rows = [[1, 2, 3], [2, "", 3], [4, 4, 6]]
+    line = reliability_error("--items", write_items(tmp_path / "items.csv", rows))
+    assert ("items.csv: line 3, column 'i2': 2 complete rows (1 with a missing cell), need at least 3; "
+            "add rows with a number in every column") in line
+
+
+def test_reliability_empty_file(tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_text("", encoding="utf-8")
+    assert "items.csv: the file is empty; add a header row" in reliability_error("--items", path)
+
+
+def test_reliability_header_only(tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_text("a,b,c\n", encoding="utf-8")
+    assert "items.csv: 0 complete rows (0 with a missing cell), need at least 3" in reliability_error("--items", path)
+
+
+def test_reliability_ragged_row(tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_text("a,b\n1,2\n2,3,4\n3,3\n", encoding="utf-8")
+    assert "items.csv: line 3: 3 fields, but the header has 2" in reliability_error("--items", path)
+
+
+def test_reliability_duplicate_column(tmp_path):
+    line = reliability_error("--items", write_items(tmp_path / "items.csv", [[1, 2]] * 4, header=["a", "a"]))
+    assert "items.csv: column 'a': appears twice in the header (columns 1 and 2)" in line
+
+
+def test_reliability_unnamed_column(tmp_path):
+    line = reliability_error("--items", write_items(tmp_path / "items.csv", [[1, 2, 3]] * 4, header=["a", "", "c"]))
+    assert "items.csv: line 1, column 2: the column has no name" in line
+
+
+# --- mds ---------------------------------------------------------------------
+# These call the command's entry point in-process (one subprocess test checks the
+# installed command) because each subprocess costs about two seconds.
+
+# R 4.2.2 Patched, smacof 2.1-7: smacofSym(circ10, ndim=2, type='ordinal', init='torgerson',
+# eps=1e-12, itmax=1e5) gives stress-1 0.0109436675341308 in 119 iterations, and
+# Procrustes(X=cbind(cos(a), sin(a)), conf) with a = 2*pi*(0:9)/10 gives congruence
+# 0.99812411972815, alienation 0.0612228847483104 and dilation 1.48507392913281.
+CIRC10_LABELS = ["SE", "CO", "TR", "BE", "UN", "SD", "ST", "HE", "AC", "PO"]
+CIRC10_ROWS = [
+    [0.0, 0.612, 1.136, 1.563, 1.932, 2.107, 1.732, 1.502, 1.151, 0.708],
+    [0.612, 0.0, 0.531, 0.966, 1.605, 1.828, 1.909, 1.907, 1.52, 1.234],
+    [1.136, 0.531, 0.0, 0.54, 1.214, 1.546, 1.862, 1.955, 1.757, 1.599],
+    [1.563, 0.966, 0.54, 0.0, 0.597, 1.18, 1.523, 1.919, 1.902, 1.697],
+    [1.932, 1.605, 1.214, 0.597, 0.0, 0.611, 1.185, 1.741, 1.679, 1.868],
+    [2.107, 1.828, 1.546, 1.18, 0.611, 0.0, 0.683, 1.412, 1.547, 1.887],
+    [1.732, 1.909, 1.862, 1.523, 1.185, 0.683, 0.0, 0.65, 1.024, 1.435],
+    [1.502, 1.907, 1.955, 1.919, 1.741, 1.412, 0.65, 0.0, 0.343, 0.81],
+    [1.151, 1.52, 1.757, 1.902, 1.679, 1.547, 1.024, 0.343, 0.0, 0.555],
+    [0.708, 1.234, 1.599, 1.697, 1.868, 1.887, 1.435, 0.81, 0.555, 0.0],
+]
+
+
+def write_matrix(path: Path, labels=CIRC10_LABELS, rows=CIRC10_ROWS, row_names=False) -> Path:
+    lines = [("," if row_names else "") + ",".join(labels)]
+    for label, row in zip(labels, rows):
+        lines.append((f"{label}," if row_names else "") + ",".join(str(value) for value in row))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def mds_call(capsys, *arguments):
+    from llmvalues.cli import main
+
+    status = main(["mds", *map(str, arguments)])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_mds_matches_smacof(tmp_path, capsys):
+    path = write_matrix(tmp_path / "circ10.csv")
+    status, out, _ = mds_call(capsys, "--dissimilarities", path, "--eps", "1e-12", "--max-iterations", "100000",
+                              "--circle-order", ",".join(CIRC10_LABELS))
+    assert status == 0
+    output = json.loads(out)
+    assert output["stress1"] == pytest.approx(0.0109436675341308, abs=1e-6)
+    assert output["iterations"] == 119
+    assert output["procrustes"]["congruence"] == pytest.approx(0.99812411972815, abs=1e-6)
+    assert output["procrustes"]["alienation"] == pytest.approx(0.0612228847483104, abs=1e-6)
+    assert output["procrustes"]["dilation"] == pytest.approx(1.48507392913281, abs=1e-6)
+    assert output["out_of_order"] == []
+    assert list(output["configuration"]) == CIRC10_LABELS
+
+
+def test_mds_row_names_accepted(tmp_path, capsys):
+    path = write_matrix(tmp_path / "named.csv", row_names=True)
+    status, out, _ = mds_call(capsys, "--dissimilarities", path, "--type", "ratio", "--eps", "1e-12")
+    assert status == 0
+    assert json.loads(out)["stress1"] == pytest.approx(0.0309704331436619, abs=1e-6)
+
+
+def test_mds_theory_start(tmp_path, capsys):
+    path = write_matrix(tmp_path / "circ10.csv")
+    status, out, _ = mds_call(capsys, "--dissimilarities", path, "--init", "theory",
+                              "--circle-order", ",".join(CIRC10_LABELS))
+    assert status == 0
+    assert json.loads(out)["stress1"] < 0.02
+
+
+def test_mds_start_from_file(tmp_path, capsys):
+    path = write_matrix(tmp_path / "circ10.csv")
+    start = tmp_path / "start.csv"
+    start.write_text("point,x,y\n" + "".join(f"{label},{index},{index % 3}\n"
+                                               for index, label in enumerate(CIRC10_LABELS)), encoding="utf-8")
+    status, out, _ = mds_call(capsys, "--dissimilarities", path, "--init", start)
+    assert status == 0
+    assert json.loads(out)["converged"] is True
+
+
+def test_mds_installed_command(tmp_path):
+    result = run("mds", "--dissimilarities", write_matrix(tmp_path / "circ10.csv"), "--type", "interval",
+                 "--eps", "1e-12")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["stress1"] == pytest.approx(0.029879620261996, abs=1e-6)
+
+
+def asymmetric_rows():
+    rows = [list(row) for row in CIRC10_ROWS]
+    rows[0][1] = 0.9
+    return rows
+
+
+def negative_rows():
+    rows = [list(row) for row in CIRC10_ROWS]
+    rows[2][3] = rows[3][2] = -0.5
+    return rows
+
+
+MDS_BAD_INPUTS = [
+    ("asymmetric", lambda path: write_matrix(path, rows=asymmetric_rows()), (),
+     "rows 'SE' and 'CO': not symmetric"),
+    ("negative", lambda path: write_matrix(path, rows=negative_rows()), (), "negative dissimilarity"),
+    ("not square", lambda path: write_matrix(path, rows=CIRC10_ROWS[:9]), (), "9 rows of numbers for 10 point names"),
+    ("text cell", lambda path: path.write_text("a,b,c\n0,x,1\n1,0,1\n1,1,0\n"), (), "line 2, column 'b': 'x' is not a number"),
+    ("empty", lambda path: path.write_text(""), (), "the file is empty"),
+    ("two points", lambda path: path.write_text("a,b\n0,1\n1,0\n"), (), "an MDS needs at least 3"),
+    ("theory without order", lambda path: write_matrix(path), ("--init", "theory"), "needs the circle order"),
+    ("unknown code in order", lambda path: write_matrix(path), ("--circle-order", "SE,XX"), "'XX' is not a point"),
+    ("incomplete order", lambda path: write_matrix(path), ("--circle-order", "SE,CO"), "the point 'TR' is missing"),
+    ("missing start file", lambda path: write_matrix(path), ("--init", "absent.csv"), "configuration file not found"),
+]
+
+
+@pytest.mark.parametrize("name, make, extra, message", MDS_BAD_INPUTS, ids=[case[0] for case in MDS_BAD_INPUTS])
+def test_mds_bad_input(tmp_path, capsys, name, make, extra, message):
+    path = tmp_path / "matrix.csv"
+    make(path)
+    status, out, err = mds_call(capsys, "--dissimilarities", path, *extra)
+    assert status == 2
+    assert out == ""
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_mds_missing_matrix_file(tmp_path, capsys):
+    status, _, err = mds_call(capsys, "--dissimilarities", tmp_path / "absent.csv")
+    assert status == 2
+    assert "absent.csv: dissimilarities file not found" in err

@@ -92,3 +92,13 @@ def test_empty_models_mapping(tmp_path):
 def test_missing_params_file(tmp_path):
     with pytest.raises(InputError, match="params file not found"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_mds_choices_match_engine():
+    from llmvalues import smacof, structure
+    from llmvalues.params import MDS_DISSIMILARITIES, MDS_INITS, MDS_TIES, MDS_TYPES
+
+    assert sorted(MDS_TYPES) == sorted(smacof.KINDS)
+    assert sorted(MDS_TIES) == sorted(smacof.TIES)
+    assert sorted(MDS_DISSIMILARITIES) == sorted(structure.DISSIMILARITIES)
+    assert sorted(MDS_INITS) == sorted(structure.INITS)

@@ -1,0 +1,127 @@
+"""Read a dissimilarity matrix and a start configuration from CSV files, for ``llmvalues mds``.
+
+Both readers use the csv module and report bad input as ``InputError`` naming the
+file, the line or column, and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+
+def _read_rows(path: Path, what: str, fix: str) -> list[tuple[int, list[str]]]:
+    source = str(path)
+    if not path.is_file():
+        raise InputError(source, None, f"{what} file not found", fix)
+    rows = []
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            reader = csv.reader(stream)
+            for fields in reader:
+                if fields and any(field.strip() for field in fields):
+                    rows.append((reader.line_num, [field.strip() for field in fields]))
+    except UnicodeDecodeError:
+        raise InputError(source, None, "not UTF-8 text", "save the CSV as UTF-8") from None
+    except csv.Error as error:
+        raise InputError(source, None, f"not a readable CSV ({error})", "save the file as comma-separated values") from None
+    if not rows:
+        raise InputError(source, None, "the file is empty", fix)
+    return rows
+
+
+def _number(text: str, source: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(source, where, f"{text!r} is not a number", "write every cell as a number") from None
+    if math.isnan(value):
+        raise InputError(source, where, "missing value", "write every cell as a number; use 0 on the diagonal")
+    if math.isinf(value):
+        raise InputError(source, where, f"{text!r} is not finite", "write every cell as a finite number")
+    return value
+
+
+def read_dissimilarities(path: Path) -> tuple[list[str], np.ndarray]:
+    """Read a square, symmetric dissimilarity matrix with a header row of point names.
+
+    The rows follow the header's order. A first column of row names is accepted
+    when its header cell is empty; the names must then repeat the header.
+    Returns the names and the matrix.
+    """
+    source = str(path)
+    fix = "write a header row of point names, then one row of numbers per point in the same order"
+    rows = _read_rows(path, "dissimilarities", fix)
+    _, header = rows[0]
+    data_rows = rows[1:]
+    has_row_names = header[0] == ""
+    names = header[1:] if has_row_names else header
+    if len(names) < 3:
+        raise InputError(source, "line 1", f"{len(names)} point names, an MDS needs at least 3", fix)
+    if len(set(names)) != len(names) or "" in names:
+        duplicate = next((name for name in names if names.count(name) > 1 or not name), "")
+        raise InputError(source, "line 1", f"the point name {duplicate!r} is empty or appears twice",
+                         "give every point its own name")
+    if len(data_rows) != len(names):
+        raise InputError(source, None, f"{len(data_rows)} rows of numbers for {len(names)} point names",
+                         "give one row per point: the matrix must be square")
+
+    matrix = np.empty((len(names), len(names)))
+    for index, (line, fields) in enumerate(data_rows):
+        if has_row_names:
+            if fields[0] != names[index]:
+                raise InputError(source, f"line {line}", f"row name {fields[0]!r} where {names[index]!r} was expected",
+                                 "list the rows in the order of the header")
+            fields = fields[1:]
+        if len(fields) != len(names):
+            raise InputError(source, f"line {line}", f"{len(fields)} numbers, expected {len(names)}", fix)
+        matrix[index] = [_number(cell, source, f"line {line}, column '{name}'") for cell, name in zip(fields, names)]
+
+    for index, name in enumerate(names):
+        if matrix[index, index] != 0:
+            raise InputError(source, f"row '{name}'", f"diagonal value {matrix[index, index]:g}, expected 0",
+                             "set every diagonal cell to 0")
+    negative = np.argwhere(matrix < 0)
+    if negative.size:
+        row, column = negative[0]
+        raise InputError(source, f"row '{names[row]}', column '{names[column]}'", "negative dissimilarity",
+                         "dissimilarities must be 0 or more")
+    asymmetric = np.argwhere(~np.isclose(matrix, matrix.T, rtol=1e-9, atol=1e-12))
+    if asymmetric.size:
+        row, column = asymmetric[0]
+        raise InputError(source, f"rows '{names[row]}' and '{names[column]}'",
+                         f"not symmetric ({matrix[row, column]:g} against {matrix[column, row]:g})",
+                         "make the cell (i, j) equal to the cell (j, i)")
+    return names, (matrix + matrix.T) / 2.0
+
+
+def read_configuration(path: Path, names: list[str], ndim: int = 2) -> np.ndarray:
+    """Read a start configuration: a CSV with the columns ``point``, ``x`` and ``y``, one row per point.
+
+    Returns the coordinates in the order of ``names``.
+    """
+    source = str(path)
+    fix = "write the columns point,x,y with one row per point of the dissimilarity matrix"
+    rows = _read_rows(path, "configuration", fix)
+    _, header = rows[0]
+    if header != ["point", "x", "y"][: ndim + 1]:
+        raise InputError(source, "line 1", f"header {','.join(header)!r}", fix)
+    coordinates: dict[str, list[float]] = {}
+    for line, fields in rows[1:]:
+        if len(fields) != ndim + 1:
+            raise InputError(source, f"line {line}", f"{len(fields)} fields, expected {ndim + 1}", fix)
+        if fields[0] in coordinates:
+            raise InputError(source, f"line {line}", f"point {fields[0]!r} appears twice", "list each point once")
+        coordinates[fields[0]] = [_number(cell, source, f"line {line}") for cell in fields[1:]]
+    missing = [name for name in names if name not in coordinates]
+    if missing:
+        raise InputError(source, None, f"no row for the point {missing[0]!r}", fix)
+    extra = [name for name in coordinates if name not in names]
+    if extra:
+        raise InputError(source, None, f"the point {extra[0]!r} is not in the dissimilarity matrix", fix)
+    return np.array([coordinates[name] for name in names])
