@@ -37,7 +37,7 @@ def structure_section(metrics: dict[str, Any], models: list[str], pooled_unit: s
         + (f" and {settings['random_starts']} random starts (the lowest stress kept)" if settings["random_starts"] else "")
         + f"; iterations stop when stress decreases by less than {settings['eps']:g}. Stress is stress-1 as R's "
         "smacof package reports it (0 is a perfect fit). The permutation test shuffles each value's scores "
-        "across trials independently and refits; p is the share of shuffles that fit at least as well. The "
+        "across trials independently and refits; p = (shuffles that fit at least as well + 1) / (shuffles + 1). The "
         "random-stress norm is the stress of random dissimilarities for the same number of points. Congruence "
         "and alienation compare the fitted configuration with the theoretical circle after a Procrustes fit "
         "(rotation, reflection, dilation, translation).")]
