@@ -25,7 +25,8 @@ from .outputs import atomic_write_text, csv_text
 from .params import load_params
 from .parsing import parse_reply
 from .circle import angles_degrees, out_of_order, procrustes, theoretical_circle
-from .matrixfile import read_configuration, read_dissimilarities
+from .discriminant import SOLVERS, discriminant_analysis
+from .matrixfile import read_configuration, read_dissimilarities, read_grouped_table
 from .reliability import scale_reliability
 from .smacof import KINDS, TIES, random_starts, smacof_best
 from .responses import read_responses
@@ -280,6 +281,34 @@ def _circle_positions(order: list[str], names: list[str]) -> np.ndarray:
     return np.array([points[order.index(name)] for name in names])
 
 
+def _lda(arguments: argparse.Namespace) -> int:
+    data, groups, _ = read_grouped_table(arguments.data, arguments.group)
+    try:
+        result = discriminant_analysis(data, groups, solver=arguments.solver, permutations=arguments.permutations,
+                                       seed=arguments.seed)
+    except ValueError as error:
+        raise InputError(str(arguments.data), None, str(error), "add complete rows for at least 2 groups") from None
+    output = {
+        "loo_accuracy": result.loo_accuracy,
+        "proportion_of_trace": result.proportion_of_trace,
+        "confusion_matrix": {"labels": result.groups,
+                             "counts": result.confusion_matrix.to_numpy(dtype=int).tolist()},
+        "training_accuracy": result.training_accuracy,
+        "solver": result.solver,
+        "solver_reason": result.solver_reason,
+        "n": result.n_cases,
+        "dropped_predictors": result.dropped,
+        "structure_coefficients": {name: [_json_number(value) for value in row]
+                                   for name, row in zip(result.predictors,
+                                                        result.structure_coefficients.to_numpy(dtype=float))},
+        "notes": result.notes,
+    }
+    if result.permutation:
+        output["permutation"] = result.permutation
+    print(json.dumps(output, allow_nan=False))
+    return 0
+
+
 def _check_instrument(arguments: argparse.Namespace) -> int:
     instrument = resolve_instrument(arguments.instrument)
     print(json.dumps({
@@ -396,6 +425,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop when the normalised raw stress decreases by less than this (default: 1e-6)")
     mds.add_argument("--max-iterations", type=int, default=1000, help="iteration limit (default: 1000)")
     mds.set_defaults(run=_mds)
+
+    lda = commands.add_parser(
+        "lda", help="linear discriminant analysis of a CSV with a group column; print JSON with the accuracy",
+        description="Fit a linear discriminant analysis (scikit-learn; equal to R's MASS::lda with the svd "
+                    "solver) to a CSV with a header row, one column of group labels and numeric predictors. "
+                    "Rows with a missing predictor are dropped. Prints JSON with loo_accuracy (leave-one-out), "
+                    "proportion_of_trace, confusion_matrix (labels; counts, rows true and columns predicted), "
+                    "training_accuracy, solver and structure_coefficients.",
+    )
+    lda.add_argument("--data", required=True, type=Path, help="the CSV file")
+    lda.add_argument("--group", required=True, help="the name of the column of group labels")
+    lda.add_argument("--solver", choices=SOLVERS, default="svd",
+                     help="svd (default, as MASS::lda), shrinkage (Ledoit-Wolf), or auto (shrinkage when "
+                          "cases are few per predictor)")
+    lda.add_argument("--permutations", type=int, default=0,
+                     help="permutations of the labels to test the leave-one-out accuracy (default: 0)")
+    lda.add_argument("--seed", type=int, default=0, help="seed of the permutations (default: 0)")
+    lda.set_defaults(run=_lda)
 
     check_instrument = commands.add_parser(
         "check-instrument", help="validate an instrument file; print JSON with its id, items and forms",

@@ -1,4 +1,5 @@
-"""Read a dissimilarity matrix and a start configuration from CSV files, for ``llmvalues mds``.
+"""Read the CSV inputs of the analysis commands: a dissimilarity matrix and a start
+configuration (``llmvalues mds``), a table of scores with a group column (``llmvalues lda``).
 
 Both readers use the csv module and report bad input as ``InputError`` naming the
 file, the line or column, and the fix.
@@ -11,6 +12,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .errors import InputError
 
@@ -125,3 +127,45 @@ def read_configuration(path: Path, names: list[str], ndim: int = 2) -> np.ndarra
     if extra:
         raise InputError(source, None, f"the point {extra[0]!r} is not in the dissimilarity matrix", fix)
     return np.array([coordinates[name] for name in names])
+
+
+def read_grouped_table(path: Path, group: str) -> tuple[pd.DataFrame, pd.Series, int]:
+    """Read a table of numeric predictors with one text column of group labels.
+
+    Returns the predictors (NaN for an empty or NA cell), the groups and the
+    number of rows with a missing predictor (kept as NaN; the analysis drops them).
+    """
+    source = str(path)
+    fix = "write a header row, one column of group labels and numeric columns for the predictors"
+    rows = _read_rows(path, "data", fix)
+    _, header = rows[0]
+    if group not in header:
+        raise InputError(source, f"column '{group}'", "not found in the header",
+                         f"pass --group with one of: {', '.join(header)}")
+    if len(set(header)) != len(header) or "" in header:
+        duplicate = next((name for name in header if header.count(name) > 1 or not name), "")
+        raise InputError(source, "line 1", f"the column name {duplicate!r} is empty or appears twice",
+                         "give every column its own name")
+    predictors = [name for name in header if name != group]
+    if not predictors:
+        raise InputError(source, "line 1", "no predictor columns besides the group column", fix)
+    labels, values, missing = [], [], 0
+    for line, fields in rows[1:]:
+        if len(fields) != len(header):
+            raise InputError(source, f"line {line}", f"{len(fields)} fields, but the header has {len(header)}", fix)
+        record = dict(zip(header, fields))
+        if not record[group]:
+            raise InputError(source, f"line {line}, column '{group}'", "missing group label", "label every row")
+        labels.append(record[group])
+        row = []
+        for name in predictors:
+            cell = record[name]
+            if cell.lower() in ("", "na", "nan", "n/a", "null", "."):
+                row.append(math.nan)
+            else:
+                row.append(_number(cell, source, f"line {line}, column '{name}'"))
+        missing += any(math.isnan(value) for value in row)
+        values.append(row)
+    if not values:
+        raise InputError(source, None, "no data rows", fix)
+    return pd.DataFrame(values, columns=predictors), pd.Series(labels, name=group), missing

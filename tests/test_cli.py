@@ -458,3 +458,66 @@ def test_mds_missing_matrix_file(tmp_path, capsys):
     status, _, err = mds_call(capsys, "--dissimilarities", tmp_path / "absent.csv")
     assert status == 2
     assert "absent.csv: dissimilarities file not found" in err
+
+
+# --- lda ---------------------------------------------------------------------
+
+
+def write_iris(path: Path) -> Path:
+    from sklearn.datasets import load_iris
+
+    data = load_iris(as_frame=True)
+    table = data.data.copy()
+    table["species"] = data.target.map(dict(enumerate(data.target_names)))
+    table.to_csv(path, index=False)
+    return path
+
+
+def lda_call(capsys, *arguments):
+    from llmvalues.cli import main
+
+    status = main(["lda", *map(str, arguments)])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_lda_iris_matches_mass(tmp_path, capsys):
+    # R 4.2.2 Patched, MASS 7.3-58.2: MASS::lda(Species ~ ., iris) gives proportion of trace
+    # 0.991212604965367 and 0.00878739503463279 and a training accuracy of 0.98.
+    status, out, _ = lda_call(capsys, "--data", write_iris(tmp_path / "iris.csv"), "--group", "species")
+    assert status == 0
+    output = json.loads(out)
+    assert output["proportion_of_trace"] == pytest.approx([0.991212604965367, 0.00878739503463279], abs=1e-12)
+    assert output["training_accuracy"] == 0.98
+    assert output["solver"] == "svd"
+    assert output["confusion_matrix"]["labels"] == ["setosa", "versicolor", "virginica"]
+    assert sum(map(sum, output["confusion_matrix"]["counts"])) == 150
+    assert 0.9 < output["loo_accuracy"] <= 1.0
+
+
+def test_lda_installed_command(tmp_path):
+    result = run("lda", "--data", write_iris(tmp_path / "iris.csv"), "--group", "species", "--permutations", "5")
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert list(output)[:3] == ["loo_accuracy", "proportion_of_trace", "confusion_matrix"]
+    assert output["permutation"]["permutations"] == 5
+
+
+LDA_BAD_INPUTS = [
+    ("unknown group column", "g,x\na,1\nb,2\n", "kind", "column 'kind': not found in the header"),
+    ("text predictor", "g,x\na,1\nb,high\n", "g", "line 3, column 'x': 'high' is not a number"),
+    ("one group", "g,x\na,1\na,2\na,3\n", "g", "needs at least 2 groups"),
+    ("ragged row", "g,x\na,1,5\n", "g", "line 2: 3 fields, but the header has 2"),
+    ("empty", "", "g", "the file is empty"),
+]
+
+
+@pytest.mark.parametrize("name, text, group, message", LDA_BAD_INPUTS, ids=[case[0] for case in LDA_BAD_INPUTS])
+def test_lda_bad_input(tmp_path, capsys, name, text, group, message):
+    path = tmp_path / "data.csv"
+    path.write_text(text, encoding="utf-8")
+    status, out, err = lda_call(capsys, "--data", path, "--group", group)
+    assert status == 2
+    assert out == ""
+    assert message in err
+    assert err.count("\n") == 1

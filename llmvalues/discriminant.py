@@ -1,0 +1,191 @@
+"""Linear discriminant analysis: can the models be told apart by their value scores?
+
+Built on scikit-learn's ``LinearDiscriminantAnalysis``. With the ``svd`` solver
+its proportion of trace and predictions equal R's ``MASS::lda`` (scikit-learn
+1.7; from 1.9 its ``scalings_`` are smaller by sqrt((n - k) / n), which changes
+no prediction). Raw (uncentered) value scores are the predictors.
+
+With few trials relative to the 19 predictors the pooled within-model
+covariance matrix is singular or nearly so. The ``eigen`` solver with
+Ledoit-Wolf shrinkage (``shrinkage="auto"``) then regularises it. ``solver="auto"``
+picks shrinkage whenever the within-model degrees of freedom (cases minus
+models) are fewer than ``SHRINKAGE_FACTOR`` times the number of predictors, and
+the result says which solver ran and why.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import LeaveOneOut, cross_val_predict, permutation_test_score
+
+SOLVERS = ("auto", "svd", "shrinkage")
+# With fewer within-model degrees of freedom than this many per predictor, the
+# pooled covariance is estimated with shrinkage. NOTE: a rule of thumb, not a derived bound.
+SHRINKAGE_FACTOR = 5
+
+
+@dataclass
+class DiscriminantResult:
+    """An LDA of raw value scores with models as groups."""
+
+    solver: str
+    solver_reason: str
+    n_cases: int
+    predictors: list[str]
+    dropped: list[str]
+    groups: list[str]
+    training_accuracy: float
+    loo_accuracy: float
+    confusion_matrix: pd.DataFrame
+    proportion_of_trace: list[float]
+    structure_coefficients: pd.DataFrame
+    scores: pd.DataFrame
+    permutation: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def choose_solver(n_cases: int, n_groups: int, n_predictors: int, requested: str = "auto") -> tuple[str, str]:
+    """Return the solver to use ("svd" or "shrinkage") and the reason, for the output."""
+    if requested not in SOLVERS:
+        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {requested!r}")
+    within = n_cases - n_groups
+    if requested == "svd":
+        return "svd", "requested"
+    if requested == "shrinkage":
+        return "shrinkage", "requested"
+    if within < SHRINKAGE_FACTOR * n_predictors:
+        return "shrinkage", (f"{within} within-model degrees of freedom for {n_predictors} predictors "
+                             f"(fewer than {SHRINKAGE_FACTOR} per predictor): the covariance is estimated "
+                             "with Ledoit-Wolf shrinkage")
+    return "svd", f"{within} within-model degrees of freedom for {n_predictors} predictors"
+
+
+def _model(solver: str) -> LinearDiscriminantAnalysis:
+    if solver == "shrinkage":
+        return LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto")
+    return LinearDiscriminantAnalysis(solver="svd")
+
+
+def discriminant_analysis(data: pd.DataFrame, groups: pd.Series, *, solver: str = "auto", permutations: int = 0,
+                          seed: int = 0) -> DiscriminantResult:
+    """Fit an LDA, its leave-one-out accuracy, structure coefficients and a permutation test.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per case (trial), one column per predictor (raw value scores).
+    groups : Series
+        The group (model) of each row, aligned with ``data``.
+    solver : {"auto", "svd", "shrinkage"}
+        See the module docstring.
+    permutations : int
+        Permutations of the group labels for the test of the leave-one-out
+        accuracy (0 skips it); seeded by ``seed``.
+
+    Returns
+    -------
+    DiscriminantResult
+        Rows with a missing score are dropped, and predictors constant across
+        the remaining cases are dropped with a note (they carry no information
+        and would make the covariance singular). Structure coefficients are the
+        pooled within-group correlations between each predictor and each
+        discriminant function. The proportion of trace is each function's share
+        of the between-group variance.
+
+    Raises
+    ------
+    ValueError
+        When fewer than 2 groups, a group with fewer than 2 cases, or no
+        predictor with variance remains.
+    """
+    frame = data.copy()
+    frame["__group"] = groups.astype(str).to_numpy()
+    frame = frame.dropna()
+    labels = frame.pop("__group")
+    notes = []
+    if len(frame) < len(data):
+        notes.append(f"{len(data) - len(frame)} trials with a missing score left out")
+    constant = [str(column) for column in frame.columns if frame[column].nunique() < 2]
+    if constant:
+        notes.append(f"constant across trials, so left out: {', '.join(constant)}")
+        frame = frame.drop(columns=constant)
+    names = list(dict.fromkeys(labels))
+    counts = labels.value_counts()
+    if len(names) < 2:
+        raise ValueError(f"needs at least 2 groups (models) with complete rows, found {len(names)}")
+    if (counts < 2).any():
+        raise ValueError(f"needs at least 2 complete rows per group (model); {counts.idxmin()} has {counts.min()}")
+    if frame.shape[1] == 0:
+        raise ValueError("no value score varies across trials")
+
+    chosen, reason = choose_solver(len(frame), len(names), frame.shape[1], solver)
+    x = frame.to_numpy(dtype=float)
+    y = labels.to_numpy()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = _model(chosen).fit(x, y)
+        predicted = cross_val_predict(_model(chosen), x, y, cv=LeaveOneOut())
+    for message in dict.fromkeys(str(warning.message) for warning in caught
+                                 if issubclass(warning.category, (UserWarning, ConvergenceWarning))):
+        notes.append(f"scikit-learn warned: {message}")
+
+    classes = list(model.classes_)
+    order = [name for name in names if name in classes]
+    confusion = pd.crosstab(pd.Categorical(y, categories=order), pd.Categorical(predicted, categories=order),
+                            rownames=["model"], colnames=["predicted"], dropna=False)
+    scores = model.transform(x)
+    n_functions = min(len(classes) - 1, x.shape[1])
+    scores = scores[:, :n_functions]
+    function_names = [f"LD{index + 1}" for index in range(n_functions)]
+    # The eigen solver's ratios cover all predictors' eigenvalues, which shrinkage makes
+    # non-zero beyond the k - 1 functions, so the shares are taken among the functions.
+    ratio = np.asarray(model.explained_variance_ratio_, dtype=float)[:n_functions]
+    ratio = ratio / ratio.sum() if ratio.sum() > 0 else np.full(n_functions, math.nan)
+
+    result = DiscriminantResult(
+        solver=chosen,
+        solver_reason=reason,
+        n_cases=len(frame),
+        predictors=[str(column) for column in frame.columns],
+        dropped=constant,
+        groups=order,
+        training_accuracy=float(np.mean(model.predict(x) == y)),
+        loo_accuracy=float(np.mean(predicted == y)),
+        confusion_matrix=confusion,
+        proportion_of_trace=[float(value) for value in ratio],
+        structure_coefficients=pd.DataFrame(_structure_coefficients(x, scores, y), index=list(frame.columns),
+                                            columns=function_names),
+        scores=pd.DataFrame(scores, index=frame.index, columns=function_names).assign(model=y),
+        notes=notes,
+    )
+    if permutations:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            observed, permuted, p_value = permutation_test_score(
+                _model(chosen), x, y, cv=LeaveOneOut(), n_permutations=permutations, random_state=seed)
+        result.permutation = {"permutations": permutations, "p_value": float(p_value),
+                              "mean_accuracy": float(np.mean(permuted)),
+                              "chance_accuracy": float(counts.max() / counts.sum())}
+    return result
+
+
+def _structure_coefficients(x: np.ndarray, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pooled within-group correlations between each predictor (rows) and each function (columns)."""
+    x_within = x.copy()
+    s_within = scores.copy()
+    for label in np.unique(y):
+        rows = y == label
+        x_within[rows] -= x_within[rows].mean(axis=0)
+        s_within[rows] -= s_within[rows].mean(axis=0)
+    covariance = x_within.T @ s_within
+    norms = np.sqrt(np.sum(x_within**2, axis=0))[:, None] * np.sqrt(np.sum(s_within**2, axis=0))[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norms > 0, covariance / norms, np.nan)
