@@ -1,4 +1,4 @@
-"""Linear discriminant analysis: can the models be told apart by their value scores?
+"""Linear discriminant analysis: can the models be distinguished by their value scores?
 
 Built on scikit-learn's ``LinearDiscriminantAnalysis``. With the ``svd`` solver
 its proportion of trace and predictions equal R's ``MASS::lda`` (scikit-learn

@@ -218,3 +218,35 @@ def render_alpha_svg(reliability: pd.DataFrame, models: list[str]) -> str:
         axes.spines[["top", "right"]].set_visible(False)
         figure.legend(loc="outside lower center", ncols=min(len(models), 4), frameon=False)
         return _svg_text(figure)
+
+
+def render_discriminant_svg(scores: pd.DataFrame, models: list[str]) -> str:
+    """Draw the trials' discriminant scores, coloured by model.
+
+    ``scores`` has the columns LD1 (and LD2 when there are more than two
+    models) and model. With two functions or more the first two are plotted
+    against each other; with one function each model's scores lie on its own
+    row, so overlap between two models shows along the axis.
+    """
+    styles = model_styles(models)
+    with matplotlib.rc_context(SVG_SETTINGS):
+        figure = Figure(figsize=(7.0, 5.0), layout="constrained")
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        two_functions = "LD2" in scores.columns
+        for position, model in enumerate(models):
+            rows = scores[scores["model"] == model]
+            style = styles[model]
+            y = rows["LD2"] if two_functions else np.full(len(rows), float(position))
+            axes.scatter(rows["LD1"], y, color=style["color"], marker=style["marker"], s=34, label=model, zorder=3)
+        axes.set_xlabel("discriminant function 1")
+        if two_functions:
+            axes.set_ylabel("discriminant function 2")
+        else:
+            axes.set_yticks(range(len(models)), models)
+            axes.set_ylim(-0.7, len(models) - 0.3)
+        axes.grid(color="#dddddd", linewidth=0.6)
+        axes.set_axisbelow(True)
+        axes.spines[["top", "right"]].set_visible(False)
+        figure.legend(loc="outside lower center", ncols=min(len(models), 4), frameon=False)
+        return _svg_text(figure)

@@ -241,6 +241,15 @@ PARAMS_SPEC = Section(
                 "confidence": Float(0.5, 0.999),
             }
         ),
+        "compare": Section(
+            {
+                "correction": Choice(("holm", "bh")),
+                "bootstrap": Int(0, 1_000_000),
+                "seed": Int(0, (1 << 31) - 1),
+                "lda_solver": Choice(("auto", "svd", "shrinkage")),
+                "lda_permutations": Int(0, 100_000),
+            }
+        ),
         "structure": Section(
             {
                 "level": Choice(("value", "item")),

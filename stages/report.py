@@ -30,6 +30,7 @@ from llmvalues.report import (
     read_stage_metrics,
     summarize_profiles,
 )
+from llmvalues.report_compare import DISCRIMINANT_FIGURE_KEY, PROFILES_FIGURE_KEY, compare_section
 from llmvalues.report_reliability import ALPHA_FIGURE_KEY, reliability_section
 from llmvalues.report_structure import structure_figure_key, structure_section
 from llmvalues.structure_study import POOLED
@@ -44,6 +45,9 @@ RELIABILITY_METRICS = Path("reports/metrics/reliability.json")
 RELIABILITY_TABLES = Path("reports/tables/reliability")
 RELIABILITY_FIGURE = Path("reports/figures/reliability/alpha.svg")
 STRUCTURE_METRICS = Path("reports/metrics/structure.json")
+COMPARE_METRICS = Path("reports/metrics/compare.json")
+COMPARE_TABLES = Path("reports/tables/compare")
+COMPARE_FIGURES = Path("reports/figures/compare")
 STRUCTURE_FIGURES = Path("reports/figures/structure")
 
 
@@ -59,6 +63,12 @@ def main() -> None:
     reliability_values = read_table(RELIABILITY_TABLES / "values.csv", "reliability")
     reliability_retest = read_table(RELIABILITY_TABLES / "retest.csv", "reliability")
     structure = read_stage_metrics(STRUCTURE_METRICS, "structure", ("level", "settings", "units"))
+    compare = read_stage_metrics(COMPARE_METRICS, "compare", ("correction", "models", "between_models",
+                                                              "discriminant"))
+    versus_norms = read_table(COMPARE_TABLES / "versus-norms.csv", "compare")
+    value_tests = read_table(COMPARE_TABLES / "value-tests.csv", "compare")
+    confusion = read_table(COMPARE_TABLES / "lda-confusion.csv", "compare") if compare["discriminant"]["fitted"] \
+        else None
 
     models = list(params["models"])
     profiles = summarize_profiles(scores, models)
@@ -66,6 +76,12 @@ def main() -> None:
     figures = {"profiles": svg}
     figure_paths = {"profiles": FIGURE.relative_to(MARKDOWN.parent).as_posix()}
     figures[ALPHA_FIGURE_KEY] = read_figure(RELIABILITY_FIGURE, "reliability")
+    compare_figures = {PROFILES_FIGURE_KEY: COMPARE_FIGURES / "profiles.svg"}
+    if compare["discriminant"]["fitted"]:
+        compare_figures[DISCRIMINANT_FIGURE_KEY] = COMPARE_FIGURES / "discriminant.svg"
+    for key, path in compare_figures.items():
+        figures[key] = read_figure(path, "compare")
+        figure_paths[key] = path.relative_to(MARKDOWN.parent).as_posix()
     figure_paths[ALPHA_FIGURE_KEY] = RELIABILITY_FIGURE.relative_to(MARKDOWN.parent).as_posix()
     for unit, result in structure["units"].items():
         if result["fitted"]:
@@ -73,7 +89,7 @@ def main() -> None:
             figures[structure_figure_key(unit)] = read_figure(path, "structure")
             figure_paths[structure_figure_key(unit)] = path.relative_to(MARKDOWN.parent).as_posix()
 
-    inputs = (VALUES, QUALITY, RELIABILITY_METRICS, STRUCTURE_METRICS, norms_path, PARAMS)
+    inputs = (VALUES, QUALITY, RELIABILITY_METRICS, STRUCTURE_METRICS, COMPARE_METRICS, norms_path, PARAMS)
     report = build_report(
         params=params,
         params_text=PARAMS.read_text(encoding="utf-8"),
@@ -84,6 +100,7 @@ def main() -> None:
         input_hashes={path.as_posix(): file_md5(path) for path in inputs},
         versions=package_versions(),
         analyses=[
+            compare_section(compare, versus_norms, value_tests, confusion, models),
             reliability_section(reliability_values, reliability_retest, models, reliability["confidence"]),
             structure_section(structure, models, POOLED),
         ],

@@ -193,3 +193,67 @@ def test_groups_placement():
     assert placement["percentiles"]["SDT"] == pytest.approx(50.0)
     assert placement["percentiles"]["SDA"] == pytest.approx(200.0 / 3)
     assert placement["nearest_group"] == "middle"
+
+
+# --- The study-level assembly and its report section ----------------------------
+
+
+def study_scores_table(offsets: dict[str, float], n_trials: int = 12) -> pd.DataFrame:
+    """Scores of models whose centered profiles are the human means plus an offset on SDT (and noise)."""
+    rows = []
+    for position, (model, offset) in enumerate(offsets.items()):
+        centered = model_scores(HUMAN, n_trials, seed=40 + position, spread=0.2)
+        centered["SDT"] += offset
+        for trial in range(n_trials):
+            row = {"model": model, "trial": trial + 1, "mrat": 3.5}
+            for code in CODES:
+                row[f"{code}_centered"] = centered.loc[trial, code]
+                row[f"{code}_raw"] = centered.loc[trial, code] + 3.5
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def shipped_like_norms():
+    from llmvalues.norms import Norms
+
+    rows = pd.DataFrame({"group": "", "value": CODES, "mean": HUMAN.to_numpy(), "sd": math.nan})
+    return Norms(path="norms.csv", source="test", citation="test", metric="centered", caveats=[], rows=rows,
+                 means=HUMAN)
+
+
+def test_study_flags_shifted_value():
+    from llmvalues.compare_study import analyze_compare
+
+    study = analyze_compare(study_scores_table({"a": 0.0, "b": 1.5}), ["a", "b"], shipped_like_norms(),
+                            correction="holm", bootstrap=50, seed=1, lda_solver="auto", lda_permutations=10)
+    assert study.metrics["models"]["b"]["values_above_humans"] == ["SDT"]
+    assert study.metrics["models"]["a"]["values_above_humans"] == []
+    assert "SDT" in study.metrics["between_models"]["values_differing_welch"]
+    assert study.metrics["discriminant"]["fitted"] is True
+    assert study.metrics["discriminant"]["loo_accuracy"] == 1.0
+
+
+def test_study_single_model_no_lda():
+    from llmvalues.compare_study import analyze_compare
+
+    study = analyze_compare(study_scores_table({"a": 0.0}), ["a"], shipped_like_norms(), correction="bh",
+                            bootstrap=10, seed=1, lda_solver="auto", lda_permutations=0)
+    assert study.discriminant is None
+    assert "at least 2 groups" in study.metrics["discriminant"]["reason"]
+    assert study.value_tests["note"].eq("needs scores from at least 2 models").all()
+
+
+def test_report_section_lists_shifted_value():
+    from llmvalues.compare_study import analyze_compare
+    from llmvalues.document import Table
+    from llmvalues.report_compare import compare_section
+
+    study = analyze_compare(study_scores_table({"a": 0.0, "b": 1.5}), ["a", "b"], shipped_like_norms(),
+                            correction="holm", bootstrap=20, seed=1, lda_solver="auto", lda_permutations=0)
+    confusion = study.discriminant.confusion_matrix.reset_index()
+    section = compare_section(study.metrics, study.norms, study.value_tests, confusion, ["a", "b"])
+    tables = [block for block in section.blocks if isinstance(block, Table)]
+    hierarchy = tables[1].rows
+    assert hierarchy[1][0] == "b"
+    assert hierarchy[1][3] == "SDT"
+    assert tables[-1].rows == [["a", "12", "0"], ["b", "0", "12"]]

@@ -44,7 +44,7 @@ def study_params(models: str = MODELS) -> str:
     start = text.index("models:")
     end = text.index("\ninstrument:") + 1
     text = text[:start] + models + text[end:]
-    for key in ("permutations", "random_stress_replications"):
+    for key in ("permutations", "random_stress_replications", "lda_permutations", "bootstrap"):
         text, count = re.subn(rf"^(  {key}: )\d+", r"\g<1>20", text, flags=re.MULTILINE)
         assert count == 1, f"params.yaml no longer has structure.{key}"
     return text
@@ -136,7 +136,9 @@ def test_forced_repro_is_byte_identical(repository):
                "reports/tables/reliability/retest.csv", "reports/figures/reliability/alpha.svg",
                "reports/metrics/structure.json", "reports/tables/structure/configurations.csv",
                "reports/tables/structure/permutations.csv", "reports/tables/structure/random-stress.csv",
-               "reports/figures/structure/model-one.svg", "reports/figures/structure/all_models.svg"]
+               "reports/figures/structure/model-one.svg", "reports/figures/structure/all_models.svg",
+               "reports/metrics/compare.json", "reports/tables/compare/versus-norms.csv",
+               "reports/tables/compare/value-tests.csv", "reports/figures/compare/profiles.svg"]
     before = {name: (repository / name).read_bytes() for name in outputs}
     run(REPRO + ["--force"], repository)
     after = {name: (repository / name).read_bytes() for name in outputs}
@@ -158,7 +160,11 @@ def test_analysis_stages_write_metrics(repository):
     reliability = json.loads((repository / "reports" / "metrics" / "reliability.json").read_text())
     assert set(reliability["models"]) == {"model-one", "model-two"}
     assert set(reliability["models"]["model-one"]["values"]) == set(CIRCLE_ORDER)
+    compare = json.loads((repository / "reports" / "metrics" / "compare.json").read_text())
+    assert set(compare["models"]) == {"model-one", "model-two"}
+    assert compare["discriminant"]["permutation"]["permutations"] == 20
     report = (repository / "reports" / "report.html").read_text(encoding="utf-8")
+    assert "Comparisons with human norms and between models" in report
     assert "Structure of values (confirmatory MDS)" in report
     assert "<h2>Reliability</h2>" in report
 

@@ -382,7 +382,7 @@ def study(tmp_path_factory) -> Path:
     write_json(folder / "reports" / "metrics" / "quality.json", study_quality(models[:2]))
     write_csv(folder / "data" / "clean" / "answers.csv", study_answers(models[:2]))
     environment = dict(os.environ, PYTHONPATH=str(folder))
-    for stage in ("reliability", "structure"):
+    for stage in ("reliability", "structure", "compare"):
         result = subprocess.run([str(BIN / "python"), f"stages/{stage}.py"], cwd=folder, env=environment,
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr

@@ -1,0 +1,133 @@
+"""Apply the comparisons to a study: each model against the human norms, the models against each other,
+and the discriminant analysis, collected as the compare stage writes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from .compare import hierarchy_agreement, place_among_groups, versus_norms
+from .discriminant import DiscriminantResult, discriminant_analysis
+from .model_differences import value_tests
+from .norms import Norms
+from .values import CIRCLE_ORDER
+
+
+@dataclass
+class CompareStudy:
+    """Everything the compare stage writes."""
+
+    metrics: dict[str, Any]
+    norms: pd.DataFrame
+    value_tests: pd.DataFrame
+    pairs: pd.DataFrame
+    discriminant: DiscriminantResult | None
+
+
+def value_table(scores: pd.DataFrame, model: str, kind: str) -> pd.DataFrame:
+    """Return one model's trials x 19 values table of ``kind`` scores (centered or raw), values in circle order."""
+    trials = scores[scores["model"] == model].sort_values("trial")
+    table = trials[[f"{code}_{kind}" for code in CIRCLE_ORDER]].astype(float)
+    table.columns = list(CIRCLE_ORDER)
+    return table.reset_index(drop=True)
+
+
+def analyze_compare(scores: pd.DataFrame, models: list[str], norms: Norms, *, correction: str, bootstrap: int,
+                    seed: int, lda_solver: str, lda_permutations: int) -> CompareStudy:
+    """Run every comparison of the compare stage.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        The scores table (one row per model and trial).
+    models : list of str
+        Models in params.yaml order.
+    norms : Norms
+        The human norms (overall means, optional SDs and per-group means).
+    correction : {"holm", "bh"}
+        Correction over the 19 values, for the tests against the norms and between models.
+    bootstrap, seed : int
+        Bootstrap resamples of the hierarchy agreement, and the seed of every random step.
+    lda_solver : {"auto", "svd", "shrinkage"}
+    lda_permutations : int
+        Permutations of the model labels to test the leave-one-out accuracy.
+    """
+    human_sds = _overall_sds(norms)
+    group_means = _group_means(norms)
+    metrics: dict[str, Any] = {"correction": correction, "models": {}, "between_models": {}, "discriminant": {}}
+
+    norm_tables = []
+    for position, model in enumerate(models):
+        centered = value_table(scores, model, "centered")
+        table = versus_norms(centered, norms.means, human_sds, correction=correction)
+        norm_tables.append(table.assign(model=model))
+        agreement = hierarchy_agreement(centered, norms.means, bootstrap=bootstrap, seed=seed + position)
+        entry: dict[str, Any] = {
+            "n_trials": int(len(centered)),
+            "hierarchy": agreement,
+            "values_above_humans": _significant(table, above=True),
+            "values_below_humans": _significant(table, above=False),
+        }
+        if group_means is not None:
+            entry["groups"] = place_among_groups(centered.mean(axis=0), group_means)
+        metrics["models"][model] = entry
+
+    long = pd.concat([value_table(scores, model, "centered").assign(model=model) for model in models],
+                     ignore_index=True)
+    tests, pairs = value_tests(long, models, correction=correction)
+    metrics["between_models"] = {
+        "n_models": len(models),
+        "values_differing_welch": tests.loc[tests["welch_p_corrected"] < 0.05, "value"].tolist(),
+        "values_differing_kruskal": tests.loc[tests["kruskal_p_corrected"] < 0.05, "value"].tolist(),
+    }
+
+    discriminant = None
+    raw = pd.concat([value_table(scores, model, "raw").assign(model=model) for model in models], ignore_index=True)
+    try:
+        discriminant = discriminant_analysis(raw[list(CIRCLE_ORDER)], raw["model"], solver=lda_solver,
+                                             permutations=lda_permutations, seed=seed)
+    except ValueError as error:
+        metrics["discriminant"] = {"fitted": False, "reason": str(error)}
+    else:
+        metrics["discriminant"] = {
+            "fitted": True,
+            "solver": discriminant.solver,
+            "solver_reason": discriminant.solver_reason,
+            "n_trials": discriminant.n_cases,
+            "loo_accuracy": discriminant.loo_accuracy,
+            "training_accuracy": discriminant.training_accuracy,
+            "proportion_of_trace": discriminant.proportion_of_trace,
+            "dropped": discriminant.dropped,
+            "permutation": discriminant.permutation,
+            "notes": discriminant.notes,
+        }
+
+    return CompareStudy(
+        metrics=metrics,
+        norms=pd.concat(norm_tables, ignore_index=True)[["model", *norm_tables[0].columns.drop("model")]],
+        value_tests=tests,
+        pairs=pairs,
+        discriminant=discriminant,
+    )
+
+
+def _significant(table: pd.DataFrame, *, above: bool) -> list[str]:
+    chosen = table[(table["p_corrected"] < 0.05) & ((table["difference"] > 0) if above else (table["difference"] < 0))]
+    return chosen["value"].tolist()
+
+
+def _overall_sds(norms: Norms) -> pd.Series | None:
+    overall = norms.rows[norms.rows["group"] == ""]
+    if overall.empty or overall["sd"].isna().all():
+        return None
+    return overall.set_index("value")["sd"]
+
+
+def _group_means(norms: Norms) -> pd.DataFrame | None:
+    grouped = norms.rows[norms.rows["group"] != ""]
+    if grouped.empty:
+        return None
+    return grouped.pivot(index="group", columns="value", values="mean")

@@ -1,0 +1,140 @@
+"""The report's section on comparisons: models against human norms, models against each other, and LDA.
+
+Built from reports/metrics/compare.json and the tables and figures under
+reports/tables/compare/ and reports/figures/compare/.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .document import BulletList, FigurePlaceholder, Paragraph, Section, Table
+from .report_format import MISSING, format_number, format_p
+from .values import CIRCLE_ORDER
+
+PROFILES_FIGURE_KEY = "compare/profiles"
+DISCRIMINANT_FIGURE_KEY = "compare/discriminant"
+
+
+def compare_section(metrics: dict[str, Any], versus_norms: pd.DataFrame, value_tests: pd.DataFrame,
+                    confusion: pd.DataFrame | None, models: list[str]) -> Section:
+    """Assemble the section from the compare stage's metrics and tables."""
+    correction = {"holm": "Holm", "bh": "Benjamini-Hochberg"}[metrics["correction"]]
+    blocks: list[Any] = [Paragraph(
+        "Each model's mean centered score per value against the human mean: the difference (model minus human), "
+        "a one-sample t test of the trial scores against the human mean with the p value corrected over the 19 "
+        f"values ({correction}), and Cohen's d, the difference over the SD of the model's trial scores. "
+        "Trial-to-trial variation of one model is not person-to-person variation: these tests ask whether the "
+        "model's answers, repeated, sit away from the human mean, not whether the model is an unusual person. "
+        "A model's centered profile sums to 0, while the shipped human means do not, so part of each "
+        "difference is that offset (see Human norms).")]
+    blocks.append(FigurePlaceholder(
+        caption="Mean centered score per value and model, with the human means (dashed), values in circle order.",
+        alt="Line chart of each model's mean centered scores against the human means.",
+        key=PROFILES_FIGURE_KEY,
+    ))
+
+    header = ["value", "human mean"]
+    numeric = [False, True]
+    for model in models:
+        header += [f"{model} difference", f"{model} d", f"{model} p ({correction})"]
+        numeric += [True, True, True]
+    indexed = versus_norms.set_index(["model", "value"])
+    rows = []
+    for code in CIRCLE_ORDER:
+        first = indexed.xs(code, level="value")
+        row = [code, format_number(first["human_mean"].iloc[0])]
+        for model in models:
+            if (model, code) not in indexed.index:
+                row += [MISSING] * 3
+                continue
+            result = indexed.loc[(model, code)]
+            row += [format_number(result["difference"]), format_number(result["d_model_sd"]),
+                    format_p(result["p_corrected"])]
+        rows.append(row)
+    blocks.append(Table(header, rows, numeric))
+
+    hierarchy_rows = []
+    for model in models:
+        entry = metrics["models"][model]
+        hierarchy = entry["hierarchy"]
+        interval = hierarchy["rho_ci"]
+        hierarchy_rows.append([
+            model,
+            f"{format_number(hierarchy['rho'])} [{format_number(interval[0])}, {format_number(interval[1])}]",
+            format_number(hierarchy["distance"]),
+            ", ".join(entry["values_above_humans"]) or "none",
+            ", ".join(entry["values_below_humans"]) or "none",
+        ])
+    blocks.append(Paragraph(
+        "Agreement of the value hierarchy: Spearman's rho between the model's mean profile and the human means, "
+        "with a percentile bootstrap interval over trials; the profile distance is the Euclidean distance between "
+        "the two profiles. The last columns list the values the model rates significantly above or below the "
+        "human mean after the correction."))
+    blocks.append(Table(["model", "rho [95% CI]", "distance", "above humans", "below humans"], hierarchy_rows,
+                        [False, True, True, False, False]))
+    group_notes = [f"{model}: nearest group {metrics['models'][model]['groups']['nearest_group']}"
+                   for model in models if "groups" in metrics["models"][model]]
+    if group_notes:
+        blocks.append(BulletList(group_notes))
+
+    blocks += _between_models(metrics, value_tests, correction)
+    blocks += _discriminant(metrics["discriminant"], confusion)
+    return Section("Comparisons with human norms and between models", blocks)
+
+
+def _between_models(metrics: dict[str, Any], value_tests: pd.DataFrame, correction: str) -> list[Any]:
+    if metrics["between_models"]["n_models"] < 2:
+        return [Paragraph("Between models: one model only, so no test between models.")]
+    rows = []
+    for row in value_tests.itertuples(index=False):
+        rows.append([
+            row.value,
+            f"{format_number(row.welch_f)} ({format_number(row.welch_df1, 0)}, {format_number(row.welch_df2, 1)})",
+            format_p(row.welch_p_corrected),
+            format_number(row.eta_squared),
+            format_number(row.kruskal_h),
+            format_p(row.kruskal_p_corrected),
+            format_number(row.epsilon_squared),
+            row.note if isinstance(row.note, str) else "",
+        ])
+    return [
+        Paragraph(f"Between models, per value: Welch's ANOVA (F with its degrees of freedom, eta squared) and "
+                  f"Kruskal-Wallis (H, epsilon squared), p values corrected over the values ({correction}). The "
+                  "Games-Howell pairs are in reports/tables/compare/pairs.csv."),
+        Table(["value", "Welch F (df)", "p", "eta squared", "Kruskal-Wallis H", "p", "epsilon squared", "note"], rows,
+              [False, True, True, True, True, True, True, False]),
+    ]
+
+
+def _discriminant(lda: dict[str, Any], confusion: pd.DataFrame | None) -> list[Any]:
+    if not lda.get("fitted"):
+        return [Paragraph(f"Discriminant analysis: not fitted, because it {lda.get('reason', 'has no data')}.")]
+    permutation = lda.get("permutation") or {}
+    text = (f"Discriminant analysis of the raw value scores with the models as groups ({lda['n_trials']} trials, "
+            f"{lda['solver']} solver: {lda['solver_reason']}). Leave-one-out accuracy "
+            f"{format_number(lda['loo_accuracy'])}")
+    if permutation:
+        text += (f"; permutation test of the accuracy ({permutation['permutations']} label permutations) p = "
+                 f"{format_p(permutation['p_value'])}, against a chance rate of "
+                 f"{format_number(permutation['chance_accuracy'])}")
+    text += (". Proportion of trace per function: "
+             + ", ".join(format_number(value, 3) for value in lda["proportion_of_trace"]) + ".")
+    blocks: list[Any] = [Paragraph(text)]
+    if lda.get("notes"):
+        blocks.append(BulletList(list(lda["notes"])))
+    if confusion is not None:
+        labels = [str(column) for column in confusion.columns if column != "model"]
+        rows = [[str(row["model"])] + [str(int(row[label])) for label in labels] for _, row in confusion.iterrows()]
+        blocks.append(Paragraph("Leave-one-out confusion matrix (rows: the model that answered; columns: the model "
+                                "predicted):"))
+        blocks.append(Table(["model"] + labels, rows, [False] + [True] * len(labels)))
+    blocks.append(FigurePlaceholder(
+        caption=("Discriminant scores of each trial, coloured by model (with two models there is one function, "
+                 "drawn per model on its own row)."),
+        alt="Scatter plot of the trials' discriminant scores by model.",
+        key=DISCRIMINANT_FIGURE_KEY,
+    ))
+    return blocks
