@@ -26,6 +26,24 @@ class CompareStudy:
     pairs: pd.DataFrame
     discriminant: DiscriminantResult | None
 
+    def group_placement(self) -> pd.DataFrame | None:
+        """Return per model and value the percentile among group means, and per model the nearest group.
+
+        One row per model and value (``percentile``), plus one row per model and
+        group with the profile ``distance``; None when the norms have no groups.
+        """
+        rows = []
+        for model, entry in self.metrics["models"].items():
+            if "groups" not in entry:
+                return None
+            placement = entry["groups"]
+            rows += [{"model": model, "group": "", "value": code, "percentile": percentile, "distance": None,
+                      "nearest": False} for code, percentile in placement["percentiles"].items()]
+            rows += [{"model": model, "group": group, "value": "", "percentile": None, "distance": distance,
+                      "nearest": group == placement["nearest_group"]}
+                     for group, distance in placement["distances"].items()]
+        return pd.DataFrame(rows) if rows else None
+
 
 def value_table(scores: pd.DataFrame, model: str, kind: str) -> pd.DataFrame:
     """Return one model's trials x 19 values table of ``kind`` scores (centered or raw), values in circle order."""

@@ -19,7 +19,8 @@ DISCRIMINANT_FIGURE_KEY = "compare/discriminant"
 
 
 def compare_section(metrics: dict[str, Any], versus_norms: pd.DataFrame, value_tests: pd.DataFrame,
-                    confusion: pd.DataFrame | None, models: list[str]) -> Section:
+                    confusion: pd.DataFrame | None, models: list[str],
+                    structure_coefficients: pd.DataFrame | None = None) -> Section:
     """Assemble the section from the compare stage's metrics and tables."""
     correction = {"holm": "Holm", "bh": "Benjamini-Hochberg"}[metrics["correction"]]
     blocks: list[Any] = [Paragraph(
@@ -81,7 +82,7 @@ def compare_section(metrics: dict[str, Any], versus_norms: pd.DataFrame, value_t
         blocks.append(BulletList(group_notes))
 
     blocks += _between_models(metrics, value_tests, correction)
-    blocks += _discriminant(metrics["discriminant"], confusion)
+    blocks += _discriminant(metrics["discriminant"], confusion, structure_coefficients)
     return Section("Comparisons with human norms and between models", blocks)
 
 
@@ -109,7 +110,8 @@ def _between_models(metrics: dict[str, Any], value_tests: pd.DataFrame, correcti
     ]
 
 
-def _discriminant(lda: dict[str, Any], confusion: pd.DataFrame | None) -> list[Any]:
+def _discriminant(lda: dict[str, Any], confusion: pd.DataFrame | None,
+                  structure_coefficients: pd.DataFrame | None) -> list[Any]:
     if not lda.get("fitted"):
         return [Paragraph(f"Discriminant analysis: not fitted, because it {lda.get('reason', 'has no data')}.")]
     permutation = lda.get("permutation") or {}
@@ -131,6 +133,14 @@ def _discriminant(lda: dict[str, Any], confusion: pd.DataFrame | None) -> list[A
         blocks.append(Paragraph("Leave-one-out confusion matrix (rows: the model that answered; columns: the model "
                                 "predicted):"))
         blocks.append(Table(["model"] + labels, rows, [False] + [True] * len(labels)))
+    if structure_coefficients is not None:
+        functions = [column for column in structure_coefficients.columns if column.startswith("LD")][:2]
+        rows = [[str(row["value"])] + [format_number(row[name]) for name in functions]
+                for _, row in structure_coefficients.iterrows()]
+        blocks.append(Paragraph("Structure coefficients: the pooled within-model correlation of each value's raw "
+                                "score with each discriminant function. The values with the largest absolute "
+                                "coefficients are the ones that tell the models apart."))
+        blocks.append(Table(["value"] + functions, rows, [False] + [True] * len(functions)))
     blocks.append(FigurePlaceholder(
         caption=("Discriminant scores of each trial, coloured by model (with two models there is one function, "
                  "drawn per model on its own row)."),

@@ -35,6 +35,11 @@ def main() -> None:
     write_csv(TABLES / "versus-norms.csv", study.norms, text_columns=("model", "value", "note"))
     write_csv(TABLES / "value-tests.csv", study.value_tests, text_columns=("value", "note"))
     write_csv(TABLES / "pairs.csv", study.pairs, text_columns=("value", "first", "second", "note"))
+    groups = study.group_placement()
+    if groups is not None:
+        write_csv(TABLES / "groups.csv", groups, text_columns=("model", "group", "value"))
+    else:
+        (TABLES / "groups.csv").unlink(missing_ok=True)
     profiles = study.norms.pivot(index="model", columns="value", values="mean").reindex(models)
     atomic_write_text(FIGURES / "profiles.svg", render_profiles_svg(profiles, norms.means))
     if study.discriminant is not None:

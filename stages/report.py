@@ -67,8 +67,10 @@ def main() -> None:
                                                               "discriminant"))
     versus_norms = read_table(COMPARE_TABLES / "versus-norms.csv", "compare")
     value_tests = read_table(COMPARE_TABLES / "value-tests.csv", "compare")
-    confusion = read_table(COMPARE_TABLES / "lda-confusion.csv", "compare") if compare["discriminant"]["fitted"] \
-        else None
+    confusion = coefficients = None
+    if compare["discriminant"]["fitted"]:
+        confusion = read_table(COMPARE_TABLES / "lda-confusion.csv", "compare")
+        coefficients = read_table(COMPARE_TABLES / "lda-structure.csv", "compare")
 
     models = list(params["models"])
     profiles = summarize_profiles(scores, models)
@@ -100,7 +102,7 @@ def main() -> None:
         input_hashes={path.as_posix(): file_md5(path) for path in inputs},
         versions=package_versions(),
         analyses=[
-            compare_section(compare, versus_norms, value_tests, confusion, models),
+            compare_section(compare, versus_norms, value_tests, confusion, models, coefficients),
             reliability_section(reliability_values, reliability_retest, models, reliability["confidence"]),
             structure_section(structure, models, POOLED),
         ],

@@ -257,3 +257,23 @@ def test_report_section_lists_shifted_value():
     assert hierarchy[1][0] == "b"
     assert hierarchy[1][3] == "SDT"
     assert tables[-1].rows == [["a", "12", "0"], ["b", "0", "12"]]
+
+
+def test_study_places_models_among_groups():
+    from llmvalues.compare_study import analyze_compare
+    from llmvalues.norms import Norms
+
+    rows = pd.concat([
+        pd.DataFrame({"group": group, "value": CODES, "mean": (HUMAN + shift).to_numpy(), "sd": math.nan})
+        for group, shift in (("north", -0.5), ("middle", 0.0), ("south", 0.5))
+    ], ignore_index=True)
+    norms = Norms(path="groups.csv", source="test", citation="test", metric="centered", caveats=[], rows=rows,
+                  means=HUMAN)
+    study = analyze_compare(study_scores_table({"a": 0.0, "b": 0.0}), ["a", "b"], norms, correction="holm",
+                            bootstrap=10, seed=1, lda_solver="auto", lda_permutations=0)
+    assert study.metrics["models"]["a"]["groups"]["nearest_group"] == "middle"
+    placement = study.group_placement()
+    nearest = placement[placement["nearest"]]
+    assert nearest["group"].tolist() == ["middle", "middle"]
+    assert placement.loc[(placement["model"] == "a") & (placement["value"] == "SDT"), "percentile"].item() == \
+        pytest.approx(50.0)
