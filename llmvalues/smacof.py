@@ -124,6 +124,8 @@ class _Transformation:
         # Tie blocks: pairs with equal dissimilarity share a block, numbered in increasing order.
         _, self.block = np.unique(delta, return_inverse=True)
         self.block_weight = np.bincount(self.block, weights=weights)
+        # Without ties the order of the dissimilarities never changes, so sort once.
+        self.fixed_order = np.argsort(self.block, kind="stable") if self.block_weight.size == delta.size else None
         if kind == "interval":
             self.design = np.column_stack([np.ones_like(delta), delta])
 
@@ -143,7 +145,7 @@ class _Transformation:
         elif self.ties == "primary":
             # Within a tie block the order is free: sorting by the current distances
             # gives the least-squares monotone fit.
-            order = np.lexsort((distances, self.block))
+            order = self.fixed_order if self.fixed_order is not None else np.lexsort((distances, self.block))
             fitted = np.empty_like(distances)
             fitted[order] = isotonic_regression(distances[order], weights=self.weights[order]).x
         else:
@@ -217,8 +219,14 @@ def smacof(
     unweighted = np.all(weight_matrix[~np.eye(n, dtype=bool)] == 1.0)
     v_inverse = None if unweighted else _v_inverse(weight_matrix)
 
+    # The pair incidence matrix turns a configuration into its pair differences
+    # (incidence @ x) and sums pair terms back onto points (incidence.T @ terms).
+    incidence = np.zeros((rows.size, n))
+    incidence[np.arange(rows.size), rows] = 1.0
+    incidence[np.arange(rows.size), columns] = -1.0
+
     x = _start(init, delta, ndim)
-    distances = pairwise_distances(x)[rows, columns]
+    distances = _pair_distances(incidence @ x)
     denominator = np.sum(pair_weights * distances**2)
     if denominator == 0:
         raise ValueError("the start configuration has all points in one place")
@@ -228,16 +236,16 @@ def smacof(
     old_stress = np.sum(pair_weights * (disparities - distances) ** 2) / normq
 
     iteration = 1
+    differences = incidence @ x
     while True:
-        b_weights = np.zeros((n, n))
-        positive = distances > 0
-        ratio = np.zeros_like(distances)
-        ratio[positive] = pair_weights[positive] * disparities[positive] / distances[positive]
-        b_weights[rows, columns] = ratio
-        b_weights[columns, rows] = ratio
-        b_matrix = np.diag(b_weights.sum(axis=1)) - b_weights
-        y = b_matrix @ x / n if unweighted else v_inverse @ (b_matrix @ x)
-        new_distances = pairwise_distances(y)[rows, columns]
+        # Guttman transform: y = V^+ B(x) x, where B(x) x sums w * dhat / d * (x_i - x_j)
+        # over the pairs of each point (pairs at distance 0 add nothing).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(distances > 0, pair_weights * disparities / distances, 0.0)
+        b_x = incidence.T @ (ratio[:, None] * differences)
+        y = b_x / n if unweighted else v_inverse @ b_x
+        differences = incidence @ y
+        new_distances = _pair_distances(differences)
         disparities = transformation(new_distances)
         new_stress = np.sum(pair_weights * (disparities - new_distances) ** 2) / normq
         if old_stress - new_stress < eps or iteration == max_iterations:
@@ -257,6 +265,10 @@ def smacof(
         disparities=disparity_matrix,
         distances=pairwise_distances(y),
     )
+
+
+def _pair_distances(differences: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.einsum("ij,ij->i", differences, differences))
 
 
 def smacof_best(dissimilarities: np.ndarray, starts: list[str | np.ndarray], **options) -> tuple[MDSResult, int]:
