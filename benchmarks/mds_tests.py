@@ -20,7 +20,7 @@ from pathlib import Path
 
 from llmvalues.params import load_params
 from llmvalues.report import read_scores
-from llmvalues.structure import permutation_stress, random_stress, usable_variables, value_theory
+from llmvalues.structure import permutation_test, random_stress, usable_variables, value_theory
 from llmvalues.structure_study import POOLED, settings_from_params, study_variables
 from llmvalues.values import CIRCLE_ORDER
 
@@ -32,9 +32,11 @@ def main() -> None:
     structure = params["structure"]
     models = list(params["models"])
     settings = settings_from_params(structure)
-    tables = study_variables(read_scores(Path("data/scores/values.csv")), models, level="value",
-                             kind=structure["scores"])
+    scores = read_scores(Path("data/scores/values.csv"))
+    tables = study_variables(scores, models, level="value", kind=structure["scores"])
     tables[POOLED] = pd.concat(list(tables.values()), ignore_index=True)
+    uncentered = study_variables(scores, models, level="value", kind="raw")
+    uncentered[POOLED] = pd.concat(list(uncentered.values()), ignore_index=True)
     theory = value_theory(list(CIRCLE_ORDER))
     machine = {"machine": platform.machine(), "processor": platform.processor() or "unknown",
                "python": platform.python_version()}
@@ -43,7 +45,8 @@ def main() -> None:
     for unit, data in tables.items():
         usable, _ = usable_variables(data)
         start = time.perf_counter()
-        permutation_stress(usable, theory, settings, permutations=1000, seed=structure["seed"])
+        permutation_test(uncentered[unit].loc[usable.index], theory, settings, permutations=1000,
+                         seed=structure["seed"], recenter=True, keep=[str(name) for name in usable.columns])
         elapsed = time.perf_counter() - start
         print(json.dumps({"measure": "permutation test", "unit": unit, "cases": len(usable),
                           "points": usable.shape[1], "permutations": 1000, "seconds": round(elapsed, 2),

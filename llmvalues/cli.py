@@ -211,8 +211,8 @@ def _item_cell(cell: str, source: str, where: str) -> float:
         raise InputError(source, where, f"{text!r} is not a number",
                          "write every rating as a number, or leave the cell empty for a missing rating")
     value = float(text)
-    if not math.isfinite(value):
-        raise InputError(source, where, f"{text!r} is too large", "write every rating as a finite number")
+    if not abs(value) < 1e150:  # squares of larger numbers overflow double precision
+        raise InputError(source, where, f"{text!r} is too large", "rescale the data so that every number is below 1e150")
     return value
 
 
@@ -221,29 +221,32 @@ def _mds(arguments: argparse.Namespace) -> int:
     names, matrix = read_dissimilarities(arguments.dissimilarities)
     order = _circle_order(arguments.circle_order, names, source)
 
-    if arguments.init == "theory":
+    init = arguments.init.lower() if arguments.init.lower() in ("theory", "torgerson") else arguments.init
+    if init == "theory":
         if order is None:
             raise InputError("--init", None, "the theoretical start needs the circle order of the points",
                              "pass --circle-order with every point name in circular order, or use --init torgerson")
         start: str | np.ndarray = _circle_positions(order, names)
-    elif arguments.init == "torgerson":
+    elif init == "torgerson":
         start = "torgerson"
     else:
-        start = read_configuration(Path(arguments.init), names)
+        start = read_configuration(Path(init), names)
 
     starts = [start] + random_starts(len(names), 2, arguments.random_starts, arguments.seed)
     try:
         result, _ = smacof_best(matrix, starts, kind=arguments.type, ties=arguments.ties, eps=arguments.eps,
                                 max_iterations=arguments.max_iterations)
     except ValueError as error:
-        raise InputError(source, None, str(error), "check the matrix and the start configuration") from None
+        if "start configuration" in str(error) and init not in ("theory", "torgerson"):
+            raise InputError(init, None, str(error), "give the points distinct coordinates") from None
+        raise InputError(source, None, str(error), "check the values of the matrix") from None
 
     output = {
         "stress1": result.stress1,
         "iterations": result.iterations,
         "converged": result.converged,
         "type": arguments.type,
-        "ties": arguments.ties,
+        "ties": arguments.ties if arguments.type == "ordinal" else None,  # ties apply to ordinal MDS only
         "configuration": {name: [float(value) for value in result.configuration[index]]
                           for index, name in enumerate(names)},
     }
@@ -332,6 +335,25 @@ def _check_params(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _delimiter(text: str) -> str:
+    """Parse a field separator: one character, or the word ``tab``."""
+    if text.lower() == "tab":
+        return "\t"
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"must be one character or the word tab, got {text!r}")
+    return text
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
 def _threshold(minimum: int, maximum: int):
     def parse(text: str) -> int:
         try:
@@ -378,7 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--instrument", help="instrument file or built-in id (default: llmvalues-portraits-v1)")
     score.add_argument("--output", type=Path, help="write the scores CSV here and print a JSON summary "
                                                    "(default: write the CSV to standard output)")
-    score.add_argument("--delimiter", default=",", help="the field separator (default: ',')")
+    score.add_argument("--delimiter", default=",", type=_delimiter,
+                       help="the field separator: one character, or tab (default: ',')")
     score.add_argument("--min-valid-items-per-value", type=_threshold(1, 3), default=DEFAULT_MIN_VALID_PER_VALUE,
                        metavar="N", help="a value with fewer valid items (of 3) is missing (default: %(default)s)")
     score.add_argument("--min-valid-items-for-mrat", type=_threshold(1, 57), default=DEFAULT_MIN_VALID_FOR_MRAT,
@@ -395,10 +418,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "Prints JSON with alpha_raw, alpha_std, feldt_ci ([lower, upper], 95%), omega_total "
                     "(one-factor minres model), n (rows used), k (items), n_dropped, constant_items and "
                     "reason (why a statistic is null; empty when every statistic is a number). The "
-                    "definitions are those of R's psych::alpha and psych::omega(x, nfactors=1).",
+                    "definitions are those of R's psych::alpha and psych::omega(x, nfactors=1), except that items "
+                    "with negative loadings are not reversed.",
     )
     reliability.add_argument("--items", required=True, type=Path, help="the CSV file of cases x items")
-    reliability.add_argument("--delimiter", default=",", help="the field separator (default: ',')")
+    reliability.add_argument("--delimiter", default=",", type=_delimiter,
+                             help="the field separator: one character, or tab (default: ',')")
     reliability.set_defaults(run=_reliability)
 
     mds = commands.add_parser(
@@ -419,11 +444,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "or a CSV with the columns point,x,y")
     mds.add_argument("--circle-order", metavar="CODES",
                      help="every point name once, comma-separated, in theoretical circular order")
-    mds.add_argument("--random-starts", type=int, default=0, help="extra seeded random starts (default: 0)")
-    mds.add_argument("--seed", type=int, default=0, help="seed of the random starts (default: 0)")
-    mds.add_argument("--eps", type=float, default=1e-6,
+    mds.add_argument("--random-starts", type=_threshold(0, 10_000), default=0,
+                     help="extra seeded random starts (default: 0)")
+    mds.add_argument("--seed", type=_threshold(0, 2**32 - 1), default=0, help="seed of the random starts (default: 0)")
+    mds.add_argument("--eps", type=_positive_float, default=1e-6,
                      help="stop when the normalised raw stress decreases by less than this (default: 1e-6)")
-    mds.add_argument("--max-iterations", type=int, default=1000, help="iteration limit (default: 1000)")
+    mds.add_argument("--max-iterations", type=_threshold(1, 10_000_000), default=1000,
+                     help="iteration limit (default: 1000)")
     mds.set_defaults(run=_mds)
 
     lda = commands.add_parser(

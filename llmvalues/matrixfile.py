@@ -17,10 +17,10 @@ import pandas as pd
 from .errors import InputError
 
 
-def _read_rows(path: Path, what: str, fix: str) -> list[tuple[int, list[str]]]:
+def _read_rows(path: Path, what: str, fix: str, option: str) -> list[tuple[int, list[str]]]:
     source = str(path)
     if not path.is_file():
-        raise InputError(source, None, f"{what} file not found", fix)
+        raise InputError(source, None, f"{what} file not found", f"check the {option} path")
     rows = []
     try:
         with path.open(encoding="utf-8-sig", newline="") as stream:
@@ -37,15 +37,20 @@ def _read_rows(path: Path, what: str, fix: str) -> list[tuple[int, list[str]]]:
     return rows
 
 
+# Beyond this size, squares and sums of squares overflow double precision.
+MAX_MAGNITUDE = 1e150
+
+
 def _number(text: str, source: str, where: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise InputError(source, where, f"{text!r} is not a number", "write every cell as a number") from None
     if math.isnan(value):
-        raise InputError(source, where, "missing value", "write every cell as a number; use 0 on the diagonal")
-    if math.isinf(value):
-        raise InputError(source, where, f"{text!r} is not finite", "write every cell as a finite number")
+        raise InputError(source, where, "missing value", "write a number in every cell")
+    if not abs(value) < MAX_MAGNITUDE:
+        raise InputError(source, where, f"{text!r} is too large",
+                         f"rescale the data so that every number is below {MAX_MAGNITUDE:g}")
     return value
 
 
@@ -58,18 +63,25 @@ def read_dissimilarities(path: Path) -> tuple[list[str], np.ndarray]:
     """
     source = str(path)
     fix = "write a header row of point names, then one row of numbers per point in the same order"
-    rows = _read_rows(path, "dissimilarities", fix)
+    rows = _read_rows(path, "dissimilarities", fix, "--dissimilarities")
     _, header = rows[0]
     data_rows = rows[1:]
     has_row_names = header[0] == ""
     names = header[1:] if has_row_names else header
     if len(names) < 3:
-        raise InputError(source, "line 1", f"{len(names)} point names, an MDS needs at least 3", fix)
+        separator = next((other for other in (";", "\t", "|") if other in header[0]), None)
+        hint = (f"the file looks separated by {'tab' if separator == chr(9) else repr(separator)}; save it "
+                "with commas" if separator else fix)
+        raise InputError(source, "line 1", f"found {len(names)} point name{'s' if len(names) != 1 else ''}, "
+                         "an MDS needs at least 3", hint)
     if len(set(names)) != len(names) or "" in names:
         duplicate = next((name for name in names if names.count(name) > 1 or not name), "")
         raise InputError(source, "line 1", f"the point name {duplicate!r} is empty or appears twice",
                          "give every point its own name")
     if len(data_rows) != len(names):
+        if len(data_rows) == len(names) - 1 and data_rows and data_rows[0][1][0] == names[0]:
+            raise InputError(source, "line 1", f"the first header cell is {names[0]!r}, but the rows start with "
+                             "their names", "leave the first header cell empty when each row starts with its name")
         raise InputError(source, None, f"{len(data_rows)} rows of numbers for {len(names)} point names",
                          "give one row per point: the matrix must be square")
 
@@ -109,7 +121,7 @@ def read_configuration(path: Path, names: list[str], ndim: int = 2) -> np.ndarra
     """
     source = str(path)
     fix = "write the columns point,x,y with one row per point of the dissimilarity matrix"
-    rows = _read_rows(path, "configuration", fix)
+    rows = _read_rows(path, "configuration", fix, "--init")
     _, header = rows[0]
     if header != ["point", "x", "y"][: ndim + 1]:
         raise InputError(source, "line 1", f"header {','.join(header)!r}", fix)
@@ -119,7 +131,8 @@ def read_configuration(path: Path, names: list[str], ndim: int = 2) -> np.ndarra
             raise InputError(source, f"line {line}", f"{len(fields)} fields, expected {ndim + 1}", fix)
         if fields[0] in coordinates:
             raise InputError(source, f"line {line}", f"point {fields[0]!r} appears twice", "list each point once")
-        coordinates[fields[0]] = [_number(cell, source, f"line {line}") for cell in fields[1:]]
+        coordinates[fields[0]] = [_number(cell, source, f"line {line}, column '{axis}'")
+                                  for cell, axis in zip(fields[1:], ("x", "y"))]
     missing = [name for name in names if name not in coordinates]
     if missing:
         raise InputError(source, None, f"no row for the point {missing[0]!r}", fix)
@@ -137,7 +150,7 @@ def read_grouped_table(path: Path, group: str) -> tuple[pd.DataFrame, pd.Series,
     """
     source = str(path)
     fix = "write a header row, one column of group labels and numeric columns for the predictors"
-    rows = _read_rows(path, "data", fix)
+    rows = _read_rows(path, "data", fix, "--data")
     _, header = rows[0]
     if group not in header:
         raise InputError(source, f"column '{group}'", "not found in the header",

@@ -325,6 +325,13 @@ def scale_reliability(items, *, level: float = DEFAULT_LEVEL, case_name: str = "
     if constant.all():
         return undefined(constant_items, f"no variance: every item is constant across {case_name}")
 
+    varying = [label for label, flat in zip(labels, constant) if not flat]
+    if len(varying) == 1:
+        # With one varying item the total varies exactly as that item does, so raw alpha
+        # is 0 by arithmetic, whatever the answers.
+        return undefined(constant_items, f"only item {varying[0]} varies across {case_name}, so alpha is 0 by "
+                                         "construction and measures nothing")
+
     reasons = []
     alpha = cronbach_alpha(data)
     if constant.any():

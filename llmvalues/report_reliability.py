@@ -28,7 +28,9 @@ def reliability_section(values: pd.DataFrame, retest: pd.DataFrame, models: list
         f"{percent} interval, and omega total from a one-factor minres model (psych's definition: 1 minus the "
         "sum of uniquenesses over the sum of the item correlation matrix). Trials with a missing rating on one "
         "of the value's items are left out. A value whose items give the same answer in every trial has no "
-        f"variance: its alpha is shown as {NO_VARIANCE}, never as a number.")]
+        f"variance: its alpha is shown as {NO_VARIANCE}, never as a number. A negative alpha means the items "
+        "covary negatively across trials: they do not form a scale for this model. With about 10 trials the "
+        "intervals are wide and a one-factor model is often not identified, so read single values with care.")]
 
     header = ["value"]
     numeric = [False]
@@ -37,6 +39,7 @@ def reliability_section(values: pd.DataFrame, retest: pd.DataFrame, models: list
         numeric += [True, True, True, True]
     indexed = values.set_index(["model", "value"])
     rows, notes = [], []
+    heywood: dict[str, list[str]] = {}
     for code in CIRCLE_ORDER:
         row = [code]
         for model in models:
@@ -46,10 +49,15 @@ def reliability_section(values: pd.DataFrame, retest: pd.DataFrame, models: list
             result = indexed.loc[(model, code)]
             row += [_alpha_cell(result), _number_or_reason(result["alpha_std"], result["reason"]),
                     _number_or_reason(result["omega_total"], result["reason"]), str(int(result["n"]))]
-            if isinstance(result["reason"], str) and result["reason"]:
-                notes.append(f"{model}, {code}: {result['reason']}.")
+            reason = result["reason"] if isinstance(result["reason"], str) else ""
+            if reason.startswith("one-factor model failed: Heywood case"):
+                heywood.setdefault(model, []).append(code)
+            elif reason:
+                notes.append(f"{model}, {code}: {reason}.")
         rows.append(row)
     blocks.append(Table(header, rows, numeric))
+    notes += [f"{model}: omega undefined for {', '.join(codes)}, because the one-factor model has a Heywood case "
+              "(an item's uniqueness at factor-analyzer's lower bound of 0.005)." for model, codes in heywood.items()]
     if notes:
         blocks.append(Paragraph("Why a number is missing:"))
         blocks.append(BulletList(notes))
@@ -67,7 +75,8 @@ def reliability_section(values: pd.DataFrame, retest: pd.DataFrame, models: list
         "effects, absolute agreement) asks whether one trial gives the same ratings as another; ICC2k is the "
         "agreement of the mean over all trials; ICC3 (consistency) ignores differences in level between "
         "trials. Only items answered in every trial are used."))
-    retest_header = ["model", "ICC2 [CI]", "ICC2k [CI]", "ICC3 [CI]", "items", "trials", "note"]
+    retest_header = ["model", f"ICC2 [{percent} CI]", f"ICC2k [{percent} CI]", f"ICC3 [{percent} CI]", "items",
+                     "trials", "note"]
     retest_rows = []
     for model in models:
         rows_of_model = retest[retest["model"] == model].set_index("type")

@@ -203,6 +203,12 @@ def smacof(
         raise ValueError(f"ndim must be at least 1, got {ndim}")
     delta = check_dissimilarities(dissimilarities)
     n = delta.shape[0]
+    largest = np.nanmax(delta)
+    if not largest > 0:
+        raise ValueError("every dissimilarity is 0, so there is nothing to scale")
+    # Stress and the normalised solution do not depend on the scale of the
+    # dissimilarities; dividing by the largest keeps squares away from overflow and underflow.
+    delta = delta / largest
     if ndim >= n:
         raise ValueError(f"ndim must be smaller than the number of points ({n}), got {ndim}")
 
@@ -340,4 +346,6 @@ def _start(init: str | np.ndarray, delta: np.ndarray, ndim: int) -> np.ndarray:
         raise ValueError(f"the start configuration must be {delta.shape[0]} x {ndim}, got {start.shape}")
     if not np.isfinite(start).all():
         raise ValueError("the start configuration must be finite")
-    return start - start.mean(axis=0)
+    start = start - start.mean(axis=0)
+    largest = np.abs(start).max()
+    return start / largest if largest > 0 else start  # the scale of a start does not matter

@@ -75,7 +75,10 @@ def correlation_dissimilarities(correlations: np.ndarray, method: str) -> np.nda
     divided by sqrt(n - 1); 1 - r is the simpler choice. Both keep a perfect
     correlation (r = 1) at dissimilarity 0.
     """
-    r = np.clip(np.asarray(correlations, dtype=float), -1.0, 1.0)
+    r = np.asarray(correlations, dtype=float)
+    # np.corrcoef can differ from its transpose in the last bit, and the square root
+    # turns a difference of 1e-16 near r = 1 into 1e-8, so symmetrise first.
+    r = np.clip((r + r.T) / 2.0, -1.0, 1.0)
     if method == "sqrt(2(1-r))":
         delta = np.sqrt(2.0 * (1.0 - r))
     elif method == "1-r":
@@ -186,40 +189,71 @@ def _values_out_of_order(labels: list[str], angles: np.ndarray, circle_of: dict[
     return [codes[position] for position in out_of_order(np.array(means))]
 
 
-def permutation_stress(data: pd.DataFrame, theory: pd.DataFrame, settings: MDSSettings, *,
-                       permutations: int, seed: int) -> np.ndarray:
-    """Return the stress-1 of each of ``permutations`` fits to permuted data.
+def permutation_test(data: pd.DataFrame, theory: pd.DataFrame, settings: MDSSettings, *, permutations: int,
+                     seed: int, recenter: bool, keep: list[str], circle_of: dict[str, str] | None = None) -> pd.DataFrame:
+    """Refit the map to permuted data and return each permutation's stress-1, congruence and values out of order.
 
     Each permutation shuffles every variable's scores across respondents
     independently, which keeps each variable's distribution and breaks the
     correlations between them. The null hypothesis is that the variables are
-    unrelated. ``data`` should be the usable table (complete cases, no
-    constant variable) and every permuted fit uses the same settings and start as the
-    observed one. A permutation whose correlations are undefined cannot occur,
-    because permuting keeps each variable's variance.
+    unrelated.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The uncentered scores of the complete respondents, every variable
+        (constant ones too), as the observed fit's respondents.
+    recenter : bool
+        Subtract each respondent's mean over all variables after shuffling. Centered
+        scores must be permuted this way: shuffling already-centered columns
+        removes the dependence that centering builds in (the scores of one
+        respondent sum to zero), and the test then rejects too often. The mean
+        over the 19 value scores equals MRAT when every item was answered.
+    keep : list of str
+        The variables the observed map was fitted to (those with variance).
+
+    Returns
+    -------
+    DataFrame
+        One row per permutation with ``stress1``, ``congruence`` and
+        ``n_out_of_order``, each fit made with the observed fit's settings and start.
     """
     generator = np.random.default_rng(seed)
     values = data.to_numpy(dtype=float)
-    target = theory.loc[[str(name) for name in data.columns], ["x", "y"]].to_numpy(dtype=float)
+    columns = [data.columns.get_loc(name) for name in keep]
+    labels = [str(name) for name in keep]
+    target = theory.loc[labels, ["x", "y"]].to_numpy(dtype=float)
     n_cases = values.shape[0]
-    stresses = np.empty(permutations)
-    for index in range(permutations):
-        shuffled = np.take_along_axis(values, generator.permuted(np.tile(np.arange(n_cases)[:, None],
-                                                                          (1, values.shape[1])), axis=0), axis=0)
-        delta = correlation_dissimilarities(np.corrcoef(shuffled, rowvar=False), settings.dissimilarity)
-        stresses[index] = _fit(delta, target, settings)[0].stress1
-    return stresses
+    index = np.tile(np.arange(n_cases)[:, None], (1, values.shape[1]))
+    rows = []
+    for _ in range(permutations):
+        shuffled = np.take_along_axis(values, generator.permuted(index, axis=0), axis=0)
+        if recenter:
+            shuffled = shuffled - shuffled.mean(axis=1, keepdims=True)
+        kept = shuffled[:, columns]
+        if (np.ptp(kept, axis=0) == 0).any():  # re-centering can leave a column constant
+            rows.append({"stress1": np.nan, "congruence": np.nan, "n_out_of_order": np.nan})
+            continue
+        delta = correlation_dissimilarities(np.corrcoef(kept, rowvar=False), settings.dissimilarity)
+        mds = _fit(delta, target, settings)[0]
+        fit = procrustes(target, mds.configuration)
+        out = _values_out_of_order(labels, angles_degrees(fit.fitted), circle_of)
+        rows.append({"stress1": mds.stress1, "congruence": fit.congruence, "n_out_of_order": len(out)})
+    return pd.DataFrame(rows, columns=["stress1", "congruence", "n_out_of_order"])
 
 
-def permutation_p_value(observed: float, permuted: np.ndarray) -> float:
-    """Return the permutation p value (count of permuted stresses <= observed, plus 1) / (permutations + 1).
+def permutation_p_value(observed: float, permuted: np.ndarray, *, larger_is_better: bool = False) -> float:
+    """Return the permutation p value: (permuted fits at least as good as the observed + 1) / (permutations + 1).
 
-    Lower stress is better fit, so the p value is the chance of a fit at least
-    as good as the observed one when the variables are unrelated. The added 1
-    counts the observed data as one of the permutations, so p is never 0.
+    For stress, lower is better, so a fit is at least as good when its stress is
+    at most the observed; for congruence pass ``larger_is_better=True``. The added
+    1 counts the observed data as one of the permutations, so p is never 0.
+    Permutations without a result (NaN) are left out.
     """
     permuted = np.asarray(permuted, dtype=float)
-    return float((np.sum(permuted <= observed) + 1) / (permuted.size + 1))
+    permuted = permuted[~np.isnan(permuted)]
+    as_good = permuted >= observed if larger_is_better else permuted <= observed
+    return float((np.sum(as_good) + 1) / (permuted.size + 1))
 
 
 def random_stress(n: int, *, replications: int, seed: int, kind: str = "ordinal", ties: str = "primary",
@@ -261,7 +295,7 @@ def item_theory(items_by_value: dict[str, list[int]]) -> pd.DataFrame:
     return pd.DataFrame(points, index=labels, columns=["x", "y"])
 
 
-def summarize_fit(fit: StructureFit, permuted: np.ndarray | None, norm: np.ndarray | None) -> dict[str, Any]:
+def summarize_fit(fit: StructureFit, permuted: pd.DataFrame | None, norm: np.ndarray | None) -> dict[str, Any]:
     """Collect the numbers of one fit for the metrics file and the report."""
     summary: dict[str, Any] = {
         "n_trials": fit.n_cases,
@@ -279,11 +313,17 @@ def summarize_fit(fit: StructureFit, permuted: np.ndarray | None, norm: np.ndarr
         "warnings": fit.warnings,
     }
     if permuted is not None:
+        stress = permuted["stress1"].dropna().to_numpy()
         summary["permutation"] = {
-            "permutations": int(permuted.size),
-            "p_value": permutation_p_value(fit.mds.stress1, permuted),
-            "mean_stress1": float(np.mean(permuted)),
-            "sd_stress1": float(np.std(permuted, ddof=1)) if permuted.size > 1 else float("nan"),
+            "permutations": int(len(permuted)),
+            "permutations_fitted": int(stress.size),
+            "p_value": permutation_p_value(fit.mds.stress1, stress),
+            "mean_stress1": float(np.mean(stress)) if stress.size else float("nan"),
+            "sd_stress1": float(np.std(stress, ddof=1)) if stress.size > 1 else float("nan"),
+            "congruence_p_value": permutation_p_value(fit.fit.congruence, permuted["congruence"].to_numpy(),
+                                                      larger_is_better=True),
+            "mean_congruence": float(permuted["congruence"].mean()),
+            "mean_out_of_order": float(permuted["n_out_of_order"].mean()),
         }
     if norm is not None:
         summary["random_stress"] = {

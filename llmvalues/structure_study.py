@@ -19,10 +19,9 @@ from .structure import (
     configuration_table,
     fit_structure,
     item_theory,
-    permutation_stress,
+    permutation_test,
     random_stress,
     summarize_fit,
-    usable_variables,
     value_theory,
 )
 from .values import CIRCLE_ORDER, SCORING_KEY, VALUE_BY_CODE
@@ -98,8 +97,13 @@ def study_variables(scores: pd.DataFrame, models: list[str], *, level: str, kind
 
 def analyze_structure(tables: dict[str, pd.DataFrame], *, level: str, settings: MDSSettings, pooled: bool,
                       permutations: int, replications: int, seed: int, warn_below_trials: int,
+                      uncentered: dict[str, pd.DataFrame] | None = None,
                       log: Callable[[str], None] = lambda message: None) -> StructureStudy:
     """Fit the confirmatory MDS for each model (and pooled) and collect metrics and tables.
+
+    ``tables`` holds the scores the maps are fitted to. When they are centered,
+    pass the same trials' uncentered scores as ``uncentered``: the permutation
+    test shuffles those and re-centers each permuted trial.
 
     A model that cannot be fitted (fewer than 3 complete trials, fewer than 3
     variables with variance) gets its reason in the metrics instead of a map.
@@ -116,8 +120,10 @@ def analyze_structure(tables: dict[str, pd.DataFrame], *, level: str, settings: 
         circle_of = {str(item): SCORING_KEY[item] for item in SCORING_KEY}
 
     units = dict(tables)
+    originals = dict(uncentered) if uncentered is not None else dict(tables)
     if pooled and len(tables) > 1:
         units[POOLED] = pd.concat(list(tables.values()), axis=0, ignore_index=True)
+        originals[POOLED] = pd.concat([originals[unit] for unit in tables], axis=0, ignore_index=True)
 
     metrics: dict[str, Any] = {"level": level, "settings": _settings_metrics(settings), "units": {}}
     configurations, permuted_rows, correlation_rows = [], [], []
@@ -134,11 +140,12 @@ def analyze_structure(tables: dict[str, pd.DataFrame], *, level: str, settings: 
 
         permuted = None
         if permutations:
-            usable, _ = usable_variables(data)
-            permuted = permutation_stress(usable, theory, settings, permutations=permutations,
-                                          seed=seed + 1000 * (position + 1))
-            permuted_rows += [{"unit": unit, "permutation": index + 1, "stress1": value}
-                              for index, value in enumerate(permuted)]
+            complete = data.notna().all(axis=1) & originals[unit].notna().all(axis=1)
+            permuted = permutation_test(originals[unit][complete], theory, settings, permutations=permutations,
+                                        seed=seed + 1000 * (position + 1), recenter=uncentered is not None,
+                                        keep=fit.labels, circle_of=circle_of)
+            permuted_rows += [{"unit": unit, "permutation": index + 1, **row}
+                              for index, row in enumerate(permuted.to_dict("records"))]
         norm = None
         if replications:
             n_points = len(fit.labels)
@@ -163,7 +170,8 @@ def analyze_structure(tables: dict[str, pd.DataFrame], *, level: str, settings: 
         metrics=metrics,
         configurations=pd.concat(configurations, ignore_index=True) if configurations
         else pd.DataFrame(columns=["unit", "point", "value"]),
-        permutations=pd.DataFrame(permuted_rows, columns=["unit", "permutation", "stress1"]),
+        permutations=pd.DataFrame(permuted_rows, columns=["unit", "permutation", "stress1", "congruence",
+                                                         "n_out_of_order"]),
         random_stress=pd.DataFrame(norm_rows, columns=["n_points", "replication", "stress1"]),
         correlations=pd.DataFrame(correlation_rows, columns=["unit", "first", "second", "r", "dissimilarity",
                                                              "disparity", "distance"]),

@@ -38,6 +38,9 @@ def main() -> None:
         ratings = ratings_table(answers, models)
 
     tables = study_variables(scores, models, level=structure["level"], kind=structure["scores"], ratings=ratings)
+    uncentered = None
+    if structure["scores"] == "centered":
+        uncentered = study_variables(scores, models, level=structure["level"], kind="raw", ratings=ratings)
     study = analyze_structure(
         tables,
         level=structure["level"],
@@ -47,6 +50,7 @@ def main() -> None:
         replications=structure["random_stress_replications"],
         seed=structure["seed"],
         warn_below_trials=structure["warn_below_trials"],
+        uncentered=uncentered,
         log=lambda message: print(message, file=sys.stderr),
     )
     study.metrics["scores"] = structure["scores"]

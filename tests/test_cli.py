@@ -521,3 +521,60 @@ def test_lda_bad_input(tmp_path, capsys, name, text, group, message):
     assert out == ""
     assert message in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("option, value", [("--eps", "-1"), ("--eps", "nan"), ("--max-iterations", "0"),
+                                           ("--seed", "-5"), ("--random-starts", "-2")])
+def test_mds_bad_option_one_line(tmp_path, option, value):
+    result = run("mds", "--dissimilarities", write_matrix(tmp_path / "circ10.csv"), f"{option}={value}")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert option in result.stderr
+
+
+def test_mds_scale_free(tmp_path, capsys):
+    tiny = [[value * 1e-200 for value in row] for row in CIRC10_ROWS]
+    _, plain, _ = mds_call(capsys, "--dissimilarities", write_matrix(tmp_path / "plain.csv"))
+    status, scaled, _ = mds_call(capsys, "--dissimilarities", write_matrix(tmp_path / "tiny.csv", rows=tiny))
+    assert status == 0
+    assert json.loads(scaled)["stress1"] == pytest.approx(json.loads(plain)["stress1"], rel=1e-9)
+
+
+def test_mds_huge_value_rejected(tmp_path, capsys):
+    rows = [list(row) for row in CIRC10_ROWS]
+    rows[0][1] = rows[1][0] = 1e200
+    status, _, err = mds_call(capsys, "--dissimilarities", write_matrix(tmp_path / "huge.csv", rows=rows))
+    assert status == 2
+    assert "line 2, column 'CO': '1e+200' is too large" in err
+
+
+def test_mds_collapsed_start_names_file(tmp_path, capsys):
+    start = tmp_path / "start.csv"
+    start.write_text("point,x,y\n" + "".join(f"{label},1,1\n" for label in CIRC10_LABELS), encoding="utf-8")
+    status, _, err = mds_call(capsys, "--dissimilarities", write_matrix(tmp_path / "circ10.csv"), "--init", start)
+    assert status == 2
+    assert err.startswith(f"llmvalues: error: {start}: the start configuration has all points in one place")
+
+
+def test_mds_init_keyword_any_case(tmp_path, capsys):
+    status, _, _ = mds_call(capsys, "--dissimilarities", write_matrix(tmp_path / "circ10.csv"), "--init", "Torgerson")
+    assert status == 0
+
+
+def test_mds_ties_null_for_ratio(tmp_path, capsys):
+    _, out, _ = mds_call(capsys, "--dissimilarities", write_matrix(tmp_path / "circ10.csv"), "--type", "ratio")
+    assert json.loads(out)["ties"] is None
+
+
+def test_reliability_tab_delimiter(tmp_path):
+    path = tmp_path / "items.tsv"
+    path.write_text("a\tb\tc\n1\t2\t2\n2\t3\t3\n3\t3\t4\n4\t5\t5\n", encoding="utf-8")
+    result = run("reliability", "--items", path, "--delimiter", "tab")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["n"] == 4
+
+
+def test_reliability_long_delimiter_rejected(tmp_path):
+    result = run("reliability", "--items", tmp_path / "x.csv", "--delimiter", ";;")
+    assert result.returncode == 2
+    assert "must be one character or the word tab" in result.stderr

@@ -46,3 +46,17 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
         atomic_write_text(path, 12345)  # not text: the write fails before the rename
     assert path.read_text() == "old\n"
     assert [entry.name for entry in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_written_file_follows_umask(tmp_path):
+    import os
+    import stat
+
+    from llmvalues.outputs import atomic_write_text
+
+    previous = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "out.txt", "x\n")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) == 0o644

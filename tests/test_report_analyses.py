@@ -64,7 +64,8 @@ def structure_metrics():
         "converged": True, "start": "theory", "congruence": 0.85, "alienation": 0.53, "dilation": 1.2,
         "n_out_of_order": 2, "out_of_order": ["AC", "TR"],
         "warnings": ["dropped for zero variance across trials: HUM"],
-        "permutation": {"permutations": 1000, "p_value": 0.0004, "mean_stress1": 0.27, "sd_stress1": 0.02},
+        "permutation": {"permutations": 1000, "p_value": 0.0004, "mean_stress1": 0.27, "sd_stress1": 0.02,
+                        "congruence_p_value": 0.31, "mean_congruence": 0.84, "mean_out_of_order": 11.04},
         "random_stress": {"replications": 500, "mean_stress1": 0.29, "sd_stress1": 0.01, "quantile_05": 0.27},
     }
     return {
@@ -87,9 +88,28 @@ def test_structure_row_values():
     section = structure_section(structure_metrics(), MODELS, "all_models")
     first = table_of(section).rows[0]
     assert first[3] == "0.250"
-    assert first[4] == "< 0.001 (1000)"
-    assert first[6] == "0.290 (0.010)"
-    assert first[9] == "2: AC, TR"
+    assert first[4] == "< 0.001"
+    assert first[5] == "0.290 (0.010)"
+    assert first[7] == "0.310"
+    assert first[8] == "2: AC, TR"
+    assert first[9] == "11.0"
+
+
+def test_structure_without_permutations_says_so():
+    metrics = structure_metrics()
+    for unit in metrics["units"].values():
+        unit.pop("permutation", None)
+    section = structure_section(metrics, MODELS, "all_models")
+    text = " ".join(block.text for block in section.blocks if isinstance(block, Paragraph))
+    assert "No permutation test was run" in text
+
+
+def test_structure_without_pooled_unit():
+    metrics = structure_metrics()
+    del metrics["units"]["all_models"]
+    section = structure_section(metrics, MODELS, "all_models")
+    text = " ".join(block.text for block in section.blocks if isinstance(block, Paragraph))
+    assert "pooled" not in text
 
 
 def test_structure_unfitted_reason_shown():

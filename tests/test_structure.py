@@ -9,7 +9,7 @@ from llmvalues.structure import (
     correlation_dissimilarities,
     fit_structure,
     permutation_p_value,
-    permutation_stress,
+    permutation_test,
     random_stress,
     usable_variables,
     value_theory,
@@ -100,21 +100,47 @@ def test_usable_variables_reports_constants():
 
 def test_permutations_reproducible():
     data = circular_scores(20, seed=7)
-    first = permutation_stress(data, THEORY, MDSSettings(), permutations=5, seed=11)
-    second = permutation_stress(data, THEORY, MDSSettings(), permutations=5, seed=11)
-    assert np.array_equal(first, second)
+    first = permutation_test(data, THEORY, MDSSettings(), permutations=5, seed=11, recenter=False, keep=CODES)
+    second = permutation_test(data, THEORY, MDSSettings(), permutations=5, seed=11, recenter=False, keep=CODES)
+    assert first.equals(second)
 
 
 def test_permutation_beats_structure():
     data = circular_scores(40, seed=8)
     observed = fit_structure(data, THEORY, MDSSettings()).mds.stress1
-    permuted = permutation_stress(data, THEORY, MDSSettings(), permutations=30, seed=12)
-    assert permuted.min() > observed
-    assert permutation_p_value(observed, permuted) == pytest.approx(1 / 31)
+    permuted = permutation_test(data, THEORY, MDSSettings(), permutations=30, seed=12, recenter=False, keep=CODES)
+    assert permuted["stress1"].min() > observed
+    assert permutation_p_value(observed, permuted["stress1"]) == pytest.approx(1 / 31)
+    assert permuted["congruence"].max() < 0.99
+
+
+def test_recentering_keeps_test_calibrated():
+    # Unrelated raw scores, a few with a large spread, centered per trial as the scorer
+    # centers them: the trial mean then moves every centered score together. Shuffling the
+    # centered columns breaks that dependence and rejects far too often; shuffling the
+    # raw scores and re-centering keeps it in the null distribution.
+    settings = MDSSettings()
+    spread = np.array([4.0] * 3 + [0.3] * 16)
+    rejections = {True: 0, False: 0}
+    for seed in range(8):
+        raw = pd.DataFrame(np.random.default_rng(100 + seed).normal(size=(12, 19)) * spread, columns=CODES)
+        centered = raw.sub(raw.mean(axis=1), axis=0)
+        observed = fit_structure(centered, THEORY, settings).mds.stress1
+        for recenter in (True, False):
+            source = raw if recenter else centered
+            permuted = permutation_test(source, THEORY, settings, permutations=39, seed=seed, recenter=recenter,
+                                        keep=CODES)
+            rejections[recenter] += permutation_p_value(observed, permuted["stress1"]) <= 0.05
+    assert rejections[True] <= 2
+    assert rejections[False] >= 4
 
 
 def test_p_value_counts_ties():
     assert permutation_p_value(0.2, np.array([0.1, 0.2, 0.3, 0.4])) == pytest.approx(3 / 5)
+
+
+def test_p_value_larger_is_better():
+    assert permutation_p_value(0.9, np.array([0.95, 0.9, 0.3, np.nan]), larger_is_better=True) == pytest.approx(3 / 4)
 
 
 def test_random_stress_matches_smacof_band():
@@ -175,3 +201,11 @@ def test_item_level_fits_57_points():
     unit = study.metrics["units"]["a"]
     assert unit["n_points"] == 57
     assert set(unit["out_of_order"]) <= set(CODES)
+
+
+def test_dissimilarities_symmetric_from_three_trials():
+    # Three trials put 19 variables on a plane: many correlations are +-1 up to rounding.
+    for seed in range(20):
+        data = np.random.default_rng(seed).normal(size=(3, 19))
+        delta = correlation_dissimilarities(np.corrcoef(data, rowvar=False), "sqrt(2(1-r))")
+        assert np.array_equal(delta, delta.T)
