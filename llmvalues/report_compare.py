@@ -14,7 +14,6 @@ from .document import BulletList, FigurePlaceholder, Paragraph, Section, Table
 from .report_format import MISSING, format_number, format_p
 from .values import CIRCLE_ORDER
 
-PROFILES_FIGURE_KEY = "compare/profiles"
 DISCRIMINANT_FIGURE_KEY = "compare/discriminant"
 
 
@@ -31,11 +30,8 @@ def compare_section(metrics: dict[str, Any], versus_norms: pd.DataFrame, value_t
         "model's answers, repeated, sit away from the human mean, not whether the model is an unusual person. "
         "A model's centered profile sums to 0, while the shipped human means do not, so part of each "
         "difference is that offset (see Human norms).")]
-    blocks.append(FigurePlaceholder(
-        caption="Mean centered score per value and model, with the human means (dashed), values in circle order.",
-        alt="Line chart of each model's mean centered scores against the human means.",
-        key=PROFILES_FIGURE_KEY,
-    ))
+    blocks.append(Paragraph("The figure under Value profiles shows the profiles against the human means; the compare "
+                            "stage writes the same figure to reports/figures/compare/profiles.svg."))
 
     header = ["value", "human mean"]
     numeric = [False, True]

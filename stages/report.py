@@ -30,7 +30,7 @@ from llmvalues.report import (
     read_stage_metrics,
     summarize_profiles,
 )
-from llmvalues.report_compare import DISCRIMINANT_FIGURE_KEY, PROFILES_FIGURE_KEY, compare_section
+from llmvalues.report_compare import DISCRIMINANT_FIGURE_KEY, compare_section
 from llmvalues.report_reliability import ALPHA_FIGURE_KEY, reliability_section
 from llmvalues.report_structure import structure_figure_key, structure_section
 from llmvalues.structure_study import POOLED
@@ -78,12 +78,10 @@ def main() -> None:
     figures = {"profiles": svg}
     figure_paths = {"profiles": FIGURE.relative_to(MARKDOWN.parent).as_posix()}
     figures[ALPHA_FIGURE_KEY] = read_figure(RELIABILITY_FIGURE, "reliability")
-    compare_figures = {PROFILES_FIGURE_KEY: COMPARE_FIGURES / "profiles.svg"}
     if compare["discriminant"]["fitted"]:
-        compare_figures[DISCRIMINANT_FIGURE_KEY] = COMPARE_FIGURES / "discriminant.svg"
-    for key, path in compare_figures.items():
-        figures[key] = read_figure(path, "compare")
-        figure_paths[key] = path.relative_to(MARKDOWN.parent).as_posix()
+        path = COMPARE_FIGURES / "discriminant.svg"
+        figures[DISCRIMINANT_FIGURE_KEY] = read_figure(path, "compare")
+        figure_paths[DISCRIMINANT_FIGURE_KEY] = path.relative_to(MARKDOWN.parent).as_posix()
     figure_paths[ALPHA_FIGURE_KEY] = RELIABILITY_FIGURE.relative_to(MARKDOWN.parent).as_posix()
     for unit, result in structure["units"].items():
         if result["fitted"]:
