@@ -26,6 +26,7 @@ from .params import load_params
 from .parsing import parse_reply
 from .circle import angles_degrees, out_of_order, procrustes, theoretical_circle
 from .discriminant import SOLVERS, discriminant_analysis
+from .norms import load_norms
 from .matrixfile import read_configuration, read_dissimilarities, read_grouped_table
 from .reliability import scale_reliability
 from .smacof import KINDS, TIES, random_starts, smacof_best
@@ -288,9 +289,11 @@ def _lda(arguments: argparse.Namespace) -> int:
     data, groups, _ = read_grouped_table(arguments.data, arguments.group)
     try:
         result = discriminant_analysis(data, groups, solver=arguments.solver, permutations=arguments.permutations,
-                                       seed=arguments.seed)
+                                       seed=arguments.seed, case_name="rows")
     except ValueError as error:
-        raise InputError(str(arguments.data), None, str(error), "add complete rows for at least 2 groups") from None
+        raise InputError(str(arguments.data), None, str(error),
+                         "give every group at least 2 complete rows (and more rows than predictors), "
+                         "or drop the small groups") from None
     output = {
         "loo_accuracy": result.loo_accuracy,
         "proportion_of_trace": result.proportion_of_trace,
@@ -331,6 +334,10 @@ def _check_params(arguments: argparse.Namespace) -> int:
     instrument = select_instrument(params["instrument"], str(arguments.params), root=Path(arguments.params).parent)
     for slug in params["models"]:
         select_template(params, slug, str(arguments.params))
+    norms_path = Path(arguments.params).parent / params["norms"]["file"]
+    if not norms_path.is_file():
+        raise InputError(params["norms"]["file"], None, "norms file not found", "check norms.file in params.yaml")
+    load_norms(norms_path)
     print(json.dumps({"params": str(arguments.params), "models": list(params["models"]), "instrument": instrument.id}))
     return 0
 
@@ -466,9 +473,9 @@ def build_parser() -> argparse.ArgumentParser:
     lda.add_argument("--solver", choices=SOLVERS, default="svd",
                      help="svd (default, as MASS::lda), shrinkage (Ledoit-Wolf), or auto (shrinkage when "
                           "cases are few per predictor)")
-    lda.add_argument("--permutations", type=int, default=0,
+    lda.add_argument("--permutations", type=_threshold(0, 1_000_000), default=0,
                      help="permutations of the labels to test the leave-one-out accuracy (default: 0)")
-    lda.add_argument("--seed", type=int, default=0, help="seed of the permutations (default: 0)")
+    lda.add_argument("--seed", type=_threshold(0, 2**32 - 1), default=0, help="seed of the permutations (default: 0)")
     lda.set_defaults(run=_lda)
 
     check_instrument = commands.add_parser(

@@ -4,6 +4,7 @@ and the discriminant analysis, collected as the compare stage writes them.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,9 @@ from .discriminant import DiscriminantResult, discriminant_analysis
 from .model_differences import value_tests
 from .norms import Norms
 from .values import CIRCLE_ORDER
+
+# The level at which a corrected p value counts as a difference in the metrics and the report.
+SIGNIFICANCE = 0.05
 
 
 @dataclass
@@ -75,14 +79,19 @@ def analyze_compare(scores: pd.DataFrame, models: list[str], norms: Norms, *, co
     """
     human_sds = _overall_sds(norms)
     group_means = _group_means(norms)
-    metrics: dict[str, Any] = {"correction": correction, "models": {}, "between_models": {}, "discriminant": {}}
+    metrics: dict[str, Any] = {"correction": correction, "alpha": SIGNIFICANCE,
+                               "human_means_sum": float(norms.means.sum()),
+                               "human_sd": human_sds is not None, "models": {}, "between_models": {},
+                               "discriminant": {}}
 
     norm_tables = []
-    for position, model in enumerate(models):
+    for model in models:
         centered = value_table(scores, model, "centered")
         table = versus_norms(centered, norms.means, human_sds, correction=correction)
         norm_tables.append(table.assign(model=model))
-        agreement = hierarchy_agreement(centered, norms.means, bootstrap=bootstrap, seed=seed + position)
+        # Seeded by the model's name, so a model's interval does not change when others are added.
+        agreement = hierarchy_agreement(centered, norms.means, bootstrap=bootstrap,
+                                        seed=seed + zlib.crc32(model.encode("utf-8")))
         entry: dict[str, Any] = {
             "n_trials": int(len(centered)),
             "hierarchy": agreement,
@@ -98,8 +107,8 @@ def analyze_compare(scores: pd.DataFrame, models: list[str], norms: Norms, *, co
     tests, pairs = value_tests(long, models, correction=correction)
     metrics["between_models"] = {
         "n_models": len(models),
-        "values_differing_welch": tests.loc[tests["welch_p_corrected"] < 0.05, "value"].tolist(),
-        "values_differing_kruskal": tests.loc[tests["kruskal_p_corrected"] < 0.05, "value"].tolist(),
+        "values_differing_welch": tests.loc[tests["welch_p_corrected"] < SIGNIFICANCE, "value"].tolist(),
+        "values_differing_kruskal": tests.loc[tests["kruskal_p_corrected"] < SIGNIFICANCE, "value"].tolist(),
     }
 
     discriminant = None
@@ -112,6 +121,7 @@ def analyze_compare(scores: pd.DataFrame, models: list[str], norms: Norms, *, co
     else:
         metrics["discriminant"] = {
             "fitted": True,
+            **_baselines(scores, models, lda_solver),
             "solver": discriminant.solver,
             "solver_reason": discriminant.solver_reason,
             "n_trials": discriminant.n_cases,
@@ -132,8 +142,27 @@ def analyze_compare(scores: pd.DataFrame, models: list[str], norms: Norms, *, co
     )
 
 
+def _baselines(scores: pd.DataFrame, models: list[str], solver: str) -> dict[str, Any]:
+    """Leave-one-out accuracies that show what the raw-score LDA rests on.
+
+    Raw value scores carry each model's overall rating level (MRAT) as well as its
+    value priorities. An LDA on MRAT alone measures the first. An LDA on the centered
+    scores measures the second, with 18 of them because the 19 sum to 0 per trial.
+    """
+    table = scores[scores["model"].isin(models)]
+    result: dict[str, Any] = {}
+    mrat = table[["mrat"]].astype(float)
+    centered = table[[f"{code}_centered" for code in CIRCLE_ORDER[:-1]]].astype(float)
+    for key, data in (("loo_accuracy_mrat_only", mrat), ("loo_accuracy_centered", centered)):
+        try:
+            result[key] = discriminant_analysis(data, table["model"], solver=solver).loo_accuracy
+        except ValueError:
+            result[key] = float("nan")
+    return result
+
+
 def _significant(table: pd.DataFrame, *, above: bool) -> list[str]:
-    chosen = table[(table["p_corrected"] < 0.05) & ((table["difference"] > 0) if above else (table["difference"] < 0))]
+    chosen = table[(table["p_corrected"] < SIGNIFICANCE) & ((table["difference"] > 0) if above else (table["difference"] < 0))]
     return chosen["value"].tolist()
 
 
@@ -148,4 +177,5 @@ def _group_means(norms: Norms) -> pd.DataFrame | None:
     grouped = norms.rows[norms.rows["group"] != ""]
     if grouped.empty:
         return None
-    return grouped.pivot(index="group", columns="value", values="mean")
+    table = grouped.pivot(index="group", columns="value", values="mean")
+    return table[[code for code in CIRCLE_ORDER if code in table.columns]]

@@ -10,7 +10,7 @@ covariance matrix is singular or nearly so. The ``eigen`` solver with
 Ledoit-Wolf shrinkage (``shrinkage="auto"``) then regularises it. ``solver="auto"``
 picks shrinkage whenever the within-model degrees of freedom (cases minus
 models) are fewer than ``SHRINKAGE_FACTOR`` times the number of predictors, and
-the result says which solver ran and why.
+the result records which solver ran and why.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _model(solver: str) -> LinearDiscriminantAnalysis:
 
 
 def discriminant_analysis(data: pd.DataFrame, groups: pd.Series, *, solver: str = "auto", permutations: int = 0,
-                          seed: int = 0) -> DiscriminantResult:
+                          seed: int = 0, case_name: str = "trials") -> DiscriminantResult:
     """Fit an LDA, its leave-one-out accuracy, structure coefficients and a permutation test.
 
     Parameters
@@ -89,6 +89,8 @@ def discriminant_analysis(data: pd.DataFrame, groups: pd.Series, *, solver: str 
     permutations : int
         Permutations of the group labels for the test of the leave-one-out
         accuracy (0 skips it); seeded by ``seed``.
+    case_name : str
+        Plural noun for the rows in notes ("trials" in the pipeline, "rows" for a user's file).
 
     Returns
     -------
@@ -111,28 +113,44 @@ def discriminant_analysis(data: pd.DataFrame, groups: pd.Series, *, solver: str 
     frame = frame.dropna()
     labels = frame.pop("__group")
     notes = []
-    if len(frame) < len(data):
-        notes.append(f"{len(data) - len(frame)} trials with a missing score left out")
+    dropped_rows = len(data) - len(frame)
+    if dropped_rows:
+        notes.append(f"{dropped_rows} {case_name if dropped_rows != 1 else case_name[:-1]} with a missing "
+                     "value left out")
     constant = [str(column) for column in frame.columns if frame[column].nunique() < 2]
     if constant:
-        notes.append(f"constant across trials, so left out: {', '.join(constant)}")
+        notes.append(f"constant across {case_name}, so left out: {', '.join(constant)}")
         frame = frame.drop(columns=constant)
     names = list(dict.fromkeys(labels))
     counts = labels.value_counts()
     if len(names) < 2:
-        raise ValueError(f"needs at least 2 groups (models) with complete rows, found {len(names)}")
+        raise ValueError(f"needs at least 2 groups with complete {case_name}, found {len(names)}")
     if (counts < 2).any():
-        raise ValueError(f"needs at least 2 complete rows per group (model); {counts.idxmin()} has {counts.min()}")
+        raise ValueError(f"group {counts.idxmin()!r} has {counts.min()} complete {case_name[:-1]}; every group "
+                         f"needs at least 2")
     if frame.shape[1] == 0:
-        raise ValueError("no value score varies across trials")
+        raise ValueError(f"no predictor varies across {case_name}")
 
     chosen, reason = choose_solver(len(frame), len(names), frame.shape[1], solver)
     x = frame.to_numpy(dtype=float)
     y = labels.to_numpy()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model = _model(chosen).fit(x, y)
-        predicted = cross_val_predict(_model(chosen), x, y, cv=LeaveOneOut())
+    within = x - frame.groupby(labels.to_numpy()).transform("mean").to_numpy(dtype=float)
+    rank = np.linalg.matrix_rank(within)
+    if rank == 0:
+        raise ValueError(f"no predictor varies within a group (every {case_name[:-1]} of a group has the same "
+                         "values), so the within-group covariance is zero and LDA is undefined")
+    if chosen == "svd" and rank < x.shape[1]:
+        notes.append(f"the pooled within-group covariance is singular (rank {rank} for {x.shape[1]} predictors: "
+                     f"too few {case_name} per predictor, or collinear predictors), so the svd solver's "
+                     "accuracy is unstable; the shrinkage solver is the safer choice")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = _model(chosen).fit(x, y)
+            predicted = cross_val_predict(_model(chosen), x, y, cv=LeaveOneOut())
+    except np.linalg.LinAlgError as error:
+        raise ValueError(f"the {chosen} solver failed ({error}); too few {case_name} per group for "
+                         f"{x.shape[1]} predictors") from None
     for message in dict.fromkeys(str(warning.message) for warning in caught
                                  if issubclass(warning.category, (UserWarning, ConvergenceWarning))):
         notes.append(f"scikit-learn warned: {message}")
@@ -167,10 +185,14 @@ def discriminant_analysis(data: pd.DataFrame, groups: pd.Series, *, solver: str 
         notes=notes,
     )
     if permutations:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=UserWarning)
-            observed, permuted, p_value = permutation_test_score(
-                _model(chosen), x, y, cv=LeaveOneOut(), n_permutations=permutations, random_state=seed)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=UserWarning)
+                observed, permuted, p_value = permutation_test_score(
+                    _model(chosen), x, y, cv=LeaveOneOut(), n_permutations=permutations, random_state=seed)
+        except np.linalg.LinAlgError as error:
+            raise ValueError(f"the {chosen} solver failed on permuted labels ({error}); too few {case_name} per "
+                             f"group for {x.shape[1]} predictors") from None
         result.permutation = {"permutations": permutations, "p_value": float(p_value),
                               "mean_accuracy": float(np.mean(permuted)),
                               "chance_accuracy": float(counts.max() / counts.sum())}

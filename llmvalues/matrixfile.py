@@ -48,6 +48,8 @@ def _number(text: str, source: str, where: str) -> float:
         raise InputError(source, where, f"{text!r} is not a number", "write every cell as a number") from None
     if math.isnan(value):
         raise InputError(source, where, "missing value", "write a number in every cell")
+    if math.isinf(value):
+        raise InputError(source, where, f"{text!r} is not a finite number", "write a finite number in every cell")
     if not abs(value) < MAX_MAGNITUDE:
         raise InputError(source, where, f"{text!r} is too large",
                          f"rescale the data so that every number is below {MAX_MAGNITUDE:g}")

@@ -436,7 +436,7 @@ def _norms_section(norms: Norms) -> Section:
     else:
         offset = (f"A model's centered profile sums to 0 when the model answered every item, while these human "
                   f"means sum to {total:+.2f}. Part of any difference between a model and the human means is "
-                  f"therefore this offset, {total / len(CIRCLE_ORDER):+.3f} per value on average.")
+                  f"therefore this offset, {_signed(total / len(CIRCLE_ORDER), 3)} per value on average.")
     blocks.append(Paragraph(offset))
     return Section("Human norms", blocks)
 
@@ -452,6 +452,12 @@ def _provenance_section(versions: dict[str, str], input_hashes: dict[str, str], 
         Paragraph("Parameters (params.yaml):"),
         CodeBlock(params_text, "yaml"),
     ])
+
+
+def _signed(value: float, decimals: int) -> str:
+    """Format with a sign, except that a value that rounds to zero is written without one."""
+    text = format_number(value, decimals)
+    return text if float(text) == 0 else f"{value:+.{decimals}f}"
 
 
 def _format_count(value: Any) -> str:

@@ -22,22 +22,33 @@ def compare_section(metrics: dict[str, Any], versus_norms: pd.DataFrame, value_t
                     structure_coefficients: pd.DataFrame | None = None) -> Section:
     """Assemble the section from the compare stage's metrics and tables."""
     correction = {"holm": "Holm", "bh": "Benjamini-Hochberg"}[metrics["correction"]]
+    controls = {"holm": "the family-wise error rate", "bh": "the false discovery rate"}[metrics["correction"]]
+    alpha = metrics.get("alpha", 0.05)
+    human_sum = metrics.get("human_means_sum", float("nan"))
+    offset = (f"A model's centered profile sums to 0, while these human means sum to {human_sum:+.2f}, so part of "
+              "each difference is that offset (see Human norms)."
+              if abs(human_sum) >= 0.005 else "Both a model's centered profile and these human means sum to 0.")
+    human_sd = metrics.get("human_sd", False)
     blocks: list[Any] = [Paragraph(
         "Each model's mean centered score per value against the human mean: the difference (model minus human), "
-        "a one-sample t test of the trial scores against the human mean with the p value corrected over the 19 "
-        f"values ({correction}), and Cohen's d, the difference over the SD of the model's trial scores. "
+        "a one-sample t test of the trial scores against the human mean, taken as a known constant, with the p "
+        f"value corrected over the 19 values ({correction}, which controls {controls}), and Cohen's d as the "
+        "difference over the SD of the model's trial scores"
+        + (" and over the human SD" if human_sd else "") + ". "
         "Trial-to-trial variation of one model is not person-to-person variation: these tests ask whether the "
         "model's answers, repeated, sit away from the human mean, not whether the model is an unusual person. "
-        "A model's centered profile sums to 0, while the shipped human means do not, so part of each "
-        "difference is that offset (see Human norms).")]
+        "The model-SD d and every p depend on the sampling temperature and the number of trials (more trials "
+        "make any difference significant), so they are not comparable with d between people. " + offset)]
     blocks.append(Paragraph("The figure under Value profiles shows the profiles against the human means; the compare "
                             "stage writes the same figure to reports/figures/compare/profiles.svg."))
 
     header = ["value", "human mean"]
     numeric = [False, True]
     for model in models:
-        header += [f"{model} difference", f"{model} d", f"{model} p ({correction})"]
-        numeric += [True, True, True]
+        header += [f"{model} difference", f"{model} d (model SD)"]
+        header += [f"{model} d (human SD)"] if human_sd else []
+        header.append(f"{model} p ({correction})")
+        numeric += [True] * (4 if human_sd else 3)
     indexed = versus_norms.set_index(["model", "value"])
     rows = []
     for code in CIRCLE_ORDER:
@@ -45,11 +56,12 @@ def compare_section(metrics: dict[str, Any], versus_norms: pd.DataFrame, value_t
         row = [code, format_number(first["human_mean"].iloc[0])]
         for model in models:
             if (model, code) not in indexed.index:
-                row += [MISSING] * 3
+                row += [MISSING] * (4 if human_sd else 3)
                 continue
             result = indexed.loc[(model, code)]
-            row += [format_number(result["difference"]), format_number(result["d_model_sd"]),
-                    format_p(result["p_corrected"])]
+            row += [format_number(result["difference"]), format_number(result["d_model_sd"])]
+            row += [format_number(result["d_human_sd"])] if human_sd else []
+            row.append(format_p(result["p_corrected"]))
         rows.append(row)
     blocks.append(Table(header, rows, numeric))
 
@@ -58,23 +70,36 @@ def compare_section(metrics: dict[str, Any], versus_norms: pd.DataFrame, value_t
         entry = metrics["models"][model]
         hierarchy = entry["hierarchy"]
         interval = hierarchy["rho_ci"]
+        if hierarchy.get("bootstrap_used"):
+            rho = f"{format_number(hierarchy['rho'])} [{format_number(interval[0])}, {format_number(interval[1])}]"
+        else:
+            rho = f"{format_number(hierarchy['rho'])} (no interval: compare.bootstrap is 0)"
         hierarchy_rows.append([
             model,
-            f"{format_number(hierarchy['rho'])} [{format_number(interval[0])}, {format_number(interval[1])}]",
+            rho,
             format_number(hierarchy["distance"]),
             ", ".join(entry["values_above_humans"]) or "none",
             ", ".join(entry["values_below_humans"]) or "none",
         ])
     blocks.append(Paragraph(
         "Agreement of the value hierarchy: Spearman's rho between the model's mean profile and the human means, "
-        "with a percentile bootstrap interval over trials; the profile distance is the Euclidean distance between "
-        "the two profiles. The last columns list the values the model rates significantly above or below the "
-        "human mean after the correction."))
+        "with a percentile bootstrap interval over trials (with about 10 trials it is rough); the profile "
+        "distance is the Euclidean distance between the two profiles. The last columns list the values the model "
+        f"rates above or below the human mean with a corrected p below {alpha:g}."))
     blocks.append(Table(["model", "rho [95% CI]", "distance", "above humans", "below humans"], hierarchy_rows,
                         [False, True, True, False, False]))
-    group_notes = [f"{model}: nearest group {metrics['models'][model]['groups']['nearest_group']}"
-                   for model in models if "groups" in metrics["models"][model]]
+    group_notes = []
+    for model in models:
+        groups = metrics["models"][model].get("groups")
+        if groups:
+            nearest = sorted(groups["distances"].items(), key=lambda item: item[1])[:3]
+            group_notes.append(f"{model}: nearest groups " + ", ".join(
+                f"{group} ({format_number(distance)})" for group, distance in nearest))
     if group_notes:
+        blocks.append(Paragraph(
+            "Placement among the group means of the norms file (profile distance in brackets). The groups are "
+            "means of countries or samples, not people, so this says which group's average profile is closest; "
+            "percentiles per value are in reports/tables/compare/groups.csv."))
         blocks.append(BulletList(group_notes))
 
     blocks += _between_models(metrics, value_tests, correction)
@@ -109,18 +134,26 @@ def _between_models(metrics: dict[str, Any], value_tests: pd.DataFrame, correcti
 def _discriminant(lda: dict[str, Any], confusion: pd.DataFrame | None,
                   structure_coefficients: pd.DataFrame | None) -> list[Any]:
     if not lda.get("fitted"):
-        return [Paragraph(f"Discriminant analysis: not fitted, because it {lda.get('reason', 'has no data')}.")]
+        return [Paragraph(f"Discriminant analysis: not fitted: {lda.get('reason', 'no data')}.")]
     permutation = lda.get("permutation") or {}
     text = (f"Discriminant analysis of the raw value scores with the models as groups ({lda['n_trials']} trials, "
             f"{lda['solver']} solver: {lda['solver_reason']}). Leave-one-out accuracy "
             f"{format_number(lda['loo_accuracy'])}")
     if permutation:
-        text += (f"; permutation test of the accuracy ({permutation['permutations']} label permutations) p = "
-                 f"{format_p(permutation['p_value'])}, against a chance rate of "
-                 f"{format_number(permutation['chance_accuracy'])}")
+        p_text = format_p(permutation["p_value"])
+        text += (f"; permutation test of the accuracy ({permutation['permutations']} label permutations) "
+                 + (f"p {p_text}" if p_text.startswith("<") else f"p = {p_text}")
+                 + f", against a chance rate of {format_number(permutation['chance_accuracy'])}")
     text += (". Proportion of trace per function: "
              + ", ".join(format_number(value, 3) for value in lda["proportion_of_trace"]) + ".")
     blocks: list[Any] = [Paragraph(text)]
+    if "loo_accuracy_mrat_only" in lda:
+        blocks.append(Paragraph(
+            "Raw value scores carry each model's overall rating level (MRAT) as well as its value priorities. For "
+            f"comparison, the leave-one-out accuracy of the same analysis on MRAT alone is "
+            f"{format_number(lda['loo_accuracy_mrat_only'])}, and on the centered scores (18 values, since the 19 "
+            f"sum to 0) {format_number(lda['loo_accuracy_centered'])}. When MRAT alone separates the models as "
+            "well as the raw scores, the models differ in how high they rate, not necessarily in what they value."))
     if lda.get("notes"):
         blocks.append(BulletList(list(lda["notes"])))
     if confusion is not None:
@@ -134,8 +167,9 @@ def _discriminant(lda: dict[str, Any], confusion: pd.DataFrame | None,
         rows = [[str(row["value"])] + [format_number(row[name]) for name in functions]
                 for _, row in structure_coefficients.iterrows()]
         blocks.append(Paragraph("Structure coefficients: the pooled within-model correlation of each value's raw "
-                                "score with each discriminant function. The values with the largest absolute "
-                                "coefficients are the ones that tell the models apart."))
+                                "score with each discriminant function. Raw scores share the rating level, so "
+                                "large coefficients on many values at once point to scale use rather than to "
+                                "particular values."))
         blocks.append(Table(["value"] + functions, rows, [False] + [True] * len(functions)))
     blocks.append(FigurePlaceholder(
         caption=("Discriminant scores of each trial, coloured by model (with two models there is one function, "

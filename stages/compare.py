@@ -51,7 +51,9 @@ def main() -> None:
         write_csv(TABLES / "lda-scores.csv", lda.scores, text_columns=("model",))
         atomic_write_text(FIGURES / "discriminant.svg", render_discriminant_svg(lda.scores, models))
     else:
-        (FIGURES / "discriminant.svg").unlink(missing_ok=True)
+        # Outside DVC (which deletes outputs before a run), leave no stale LDA files behind.
+        for stale in [FIGURES / "discriminant.svg", *TABLES.glob("lda-*.csv")]:
+            stale.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -578,3 +578,14 @@ def test_reliability_long_delimiter_rejected(tmp_path):
     result = run("reliability", "--items", tmp_path / "x.csv", "--delimiter", ";;")
     assert result.returncode == 2
     assert "must be one character or the word tab" in result.stderr
+
+
+def test_check_params_missing_norms(tmp_path, project_root):
+    params = tmp_path / "params.yaml"
+    text = (project_root / "params.yaml").read_text(encoding="utf-8")
+    params.write_text(text.replace("file: data/norms/human-centered-means.csv", "file: data/norms/absent.csv"),
+                      encoding="utf-8")
+    shutil.copytree(project_root / "llmvalues" / "instruments", tmp_path / "llmvalues" / "instruments")
+    result = run("check-params", "--params", params, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "data/norms/absent.csv: norms file not found; check norms.file in params.yaml" in result.stderr

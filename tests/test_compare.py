@@ -277,3 +277,18 @@ def test_study_places_models_among_groups():
     assert nearest["group"].tolist() == ["middle", "middle"]
     assert placement.loc[(placement["model"] == "a") & (placement["value"] == "SDT"), "percentile"].item() == \
         pytest.approx(50.0)
+
+
+def test_study_reports_lda_baselines():
+    from llmvalues.compare_study import analyze_compare
+
+    scores = study_scores_table({"a": 0.0, "b": 0.0})
+    scores.loc[scores["model"] == "b", [f"{code}_raw" for code in CODES]] += 1.0  # b rates everything higher
+    scores["mrat"] += np.random.default_rng(7).normal(scale=0.1, size=len(scores))
+    scores.loc[scores["model"] == "b", "mrat"] += 1.0
+    study = analyze_compare(scores, ["a", "b"], shipped_like_norms(), correction="holm", bootstrap=0, seed=1,
+                            lda_solver="auto", lda_permutations=0)
+    lda = study.metrics["discriminant"]
+    assert lda["loo_accuracy"] == 1.0
+    assert lda["loo_accuracy_mrat_only"] == 1.0
+    assert lda["loo_accuracy_centered"] < 0.8

@@ -109,3 +109,25 @@ def test_solver_choice_rule():
     assert choose_solver(20, 2, 19)[0] == "shrinkage"
     assert choose_solver(1000, 2, 19)[0] == "svd"
     assert choose_solver(20, 2, 19, "svd") == ("svd", "requested")
+
+
+def test_svd_singular_covariance_noted():
+    data, groups = model_scores(5, shift=0.5, seed=10)  # 15 rows, 12 within-group df, 19 predictors
+    result = discriminant_analysis(data, groups, solver="svd")
+    assert any("within-group covariance is singular" in note for note in result.notes)
+
+
+def test_shrinkage_failure_is_value_error():
+    data = pd.DataFrame([[1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 1.0, 0.0, 3.0, 1.0], [5.0, 5.0, 1.0, 2.0, 2.0],
+                         [0.0, 1.0, 2.0, 2.0, 9.0]])
+    groups = pd.Series(["a", "a", "b", "b"])
+    try:
+        discriminant_analysis(data, groups, solver="shrinkage", case_name="rows")
+    except ValueError as error:
+        assert "rows" in str(error)
+
+
+def test_no_within_group_variation_rejected():
+    data = pd.DataFrame({"V1": [1.0, 1.0, 2.0, 2.0], "V2": [3.0, 3.0, 5.0, 5.0]})
+    with pytest.raises(ValueError, match="no predictor varies within a group"):
+        discriminant_analysis(data, pd.Series(["a", "a", "b", "b"]))
