@@ -30,7 +30,7 @@ from .norms import load_norms
 from .matrixfile import read_configuration, read_dissimilarities, read_grouped_table
 from .reliability import scale_reliability
 from .smacof import KINDS, TIES, random_starts, smacof_best
-from .responses import read_responses
+from .responses import MISSING_CELLS, read_responses
 from .scoring import DEFAULT_MIN_VALID_FOR_MRAT, DEFAULT_MIN_VALID_PER_VALUE, score_responses
 
 
@@ -97,8 +97,6 @@ def _score(arguments: argparse.Namespace) -> int:
     return 0
 
 
-# The same missing-cell spellings as a responses file (llmvalues.responses).
-_MISSING_CELLS = ("", "na", "nan", "n/a", "null", ".")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _MIN_ITEM_ROWS = 3
 
@@ -206,7 +204,7 @@ def _check_item_header(header: list[str], source: str, delimiter: str) -> None:
 
 def _item_cell(cell: str, source: str, where: str) -> float:
     text = cell.strip()
-    if text.lower() in _MISSING_CELLS:
+    if text.lower() in MISSING_CELLS:
         return math.nan
     if not _NUMBER.fullmatch(text):
         raise InputError(source, where, f"{text!r} is not a number",

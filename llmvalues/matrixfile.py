@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .responses import MISSING_CELLS
 
 
 def _read_rows(path: Path, what: str, fix: str, option: str) -> list[tuple[int, list[str]]]:
@@ -175,7 +176,7 @@ def read_grouped_table(path: Path, group: str) -> tuple[pd.DataFrame, pd.Series,
         row = []
         for name in predictors:
             cell = record[name]
-            if cell.lower() in ("", "na", "nan", "n/a", "null", "."):
+            if cell.lower() in MISSING_CELLS:
                 row.append(math.nan)
             else:
                 row.append(_number(cell, source, f"line {line}, column '{name}'"))

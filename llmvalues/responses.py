@@ -18,7 +18,7 @@ from .errors import InputError
 from .values import N_ITEMS, SCALE_MAX, SCALE_MIN
 
 _ITEM_COLUMN = re.compile(r"^(?:item|pvq|q)?[ _-]?(\d+)$", re.IGNORECASE)
-_MISSING = ("", "na", "nan", "n/a", "null", ".")
+MISSING_CELLS = ("", "na", "nan", "n/a", "null", ".")
 _DECIMAL = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 
 
@@ -147,7 +147,7 @@ def _check_header(header: list[str], source: str, delimiter: str) -> None:
 def _ratings_column(table: pd.DataFrame, column: str, continuous: bool, source: str,
                     label_column: str | None, lines: list[int]) -> pd.Series:
     cells = table[column].str.strip()
-    missing = cells.str.lower().isin(_MISSING)
+    missing = cells.str.lower().isin(MISSING_CELLS)
     numeric = cells.str.fullmatch(_DECIMAL)
 
     def first(mask: pd.Series) -> tuple[str, str]:
