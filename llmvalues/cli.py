@@ -24,14 +24,15 @@ from .instrument import DEFAULT_INSTRUMENT_ID, resolve_instrument, select_instru
 from .outputs import atomic_write_text, csv_text
 from .params import load_params
 from .parsing import parse_reply
-from .circle import angles_degrees, out_of_order, procrustes, theoretical_circle
-from .discriminant import SOLVERS, discriminant_analysis
 from .norms import load_norms
-from .matrixfile import read_configuration, read_dissimilarities, read_grouped_table
-from .reliability import scale_reliability
-from .smacof import KINDS, TIES, random_starts, smacof_best
+from .params import MDS_TIES, MDS_TYPES
 from .responses import MISSING_CELLS, read_responses
 from .scoring import DEFAULT_MIN_VALID_FOR_MRAT, DEFAULT_MIN_VALID_PER_VALUE, score_responses
+
+# The analysis subcommands import their modules when they run: scikit-learn and
+# factor-analyzer take most of a second to load, which every other subcommand would pay.
+# The choices below are spelled out for the same reason; tests/test_cli.py checks them.
+LDA_SOLVERS = ("auto", "svd", "shrinkage")
 
 
 def _parse_reply(arguments: argparse.Namespace) -> int:
@@ -116,6 +117,8 @@ def _reliability(arguments: argparse.Namespace) -> int:
                          f"{complete} complete rows ({dropped} with a missing cell), "
                          f"need at least {_MIN_ITEM_ROWS}",
                          "add rows with a number in every column; rows with an empty cell are dropped")
+
+    from .reliability import scale_reliability
 
     result = scale_reliability(table, case_name="rows")
     output = {
@@ -216,6 +219,10 @@ def _item_cell(cell: str, source: str, where: str) -> float:
 
 
 def _mds(arguments: argparse.Namespace) -> int:
+    from .circle import angles_degrees, out_of_order, procrustes
+    from .matrixfile import read_configuration, read_dissimilarities
+    from .smacof import random_starts, smacof_best
+
     source = str(arguments.dissimilarities)
     names, matrix = read_dissimilarities(arguments.dissimilarities)
     order = _circle_order(arguments.circle_order, names, source)
@@ -279,11 +286,16 @@ def _circle_order(text: str | None, names: list[str], source: str) -> list[str] 
 
 def _circle_positions(order: list[str], names: list[str]) -> np.ndarray:
     """Return the theoretical circle for points in ``order``, as rows in the order of ``names``."""
+    from .circle import theoretical_circle
+
     points = theoretical_circle(len(order))
     return np.array([points[order.index(name)] for name in names])
 
 
 def _lda(arguments: argparse.Namespace) -> int:
+    from .discriminant import discriminant_analysis
+    from .matrixfile import read_grouped_table
+
     data, groups, _ = read_grouped_table(arguments.data, arguments.group)
     try:
         result = discriminant_analysis(data, groups, solver=arguments.solver, permutations=arguments.permutations,
@@ -441,8 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "to the theoretical circle) and out_of_order.",
     )
     mds.add_argument("--dissimilarities", required=True, type=Path, help="the CSV dissimilarity matrix")
-    mds.add_argument("--type", choices=KINDS, default="ordinal", help="transformation (default: ordinal)")
-    mds.add_argument("--ties", choices=TIES, default="primary",
+    mds.add_argument("--type", choices=MDS_TYPES, default="ordinal", help="transformation (default: ordinal)")
+    mds.add_argument("--ties", choices=MDS_TIES, default="primary",
                      help="ordinal ties: primary (may differ, smacof's default) or secondary")
     mds.add_argument("--init", default="torgerson", metavar="theory|torgerson|FILE",
                      help="start: the theoretical circle (needs --circle-order), classical scaling (default), "
@@ -468,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lda.add_argument("--data", required=True, type=Path, help="the CSV file")
     lda.add_argument("--group", required=True, help="the name of the column of group labels")
-    lda.add_argument("--solver", choices=SOLVERS, default="svd",
+    lda.add_argument("--solver", choices=LDA_SOLVERS, default="svd",
                      help="svd (default, as MASS::lda), shrinkage (Ledoit-Wolf), or auto (shrinkage when "
                           "cases are few per predictor)")
     lda.add_argument("--permutations", type=_threshold(0, 1_000_000), default=0,

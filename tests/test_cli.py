@@ -589,3 +589,10 @@ def test_check_params_missing_norms(tmp_path, project_root):
     result = run("check-params", "--params", params, cwd=tmp_path)
     assert result.returncode == 2
     assert "data/norms/absent.csv: norms file not found; check norms.file in params.yaml" in result.stderr
+
+
+def test_lda_solver_choices_match_engine():
+    from llmvalues.cli import LDA_SOLVERS
+    from llmvalues.discriminant import SOLVERS
+
+    assert LDA_SOLVERS == SOLVERS
