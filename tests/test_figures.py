@@ -20,7 +20,8 @@ def test_discriminant_one_function_rows_per_model():
     svg = render_discriminant_svg(discriminant_scores(1), ["first", "second"])
     assert "discriminant function 1" in svg
     assert "discriminant function 2" not in svg
-    assert ">first<" in svg and ">second<" in svg
+    assert ">first<" in svg
+    assert ">second<" in svg
 
 
 def test_discriminant_two_functions():
