@@ -7,7 +7,6 @@ scripts can rely on them. Errors go to standard error, one line, with exit statu
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import re
@@ -26,7 +25,7 @@ from .params import load_params
 from .parsing import parse_reply
 from .norms import load_norms
 from .params import MDS_TIES, MDS_TYPES
-from .responses import MISSING_CELLS, read_responses
+from .responses import MISSING_CELLS, read_csv_rows, read_responses
 from .scoring import DEFAULT_MIN_VALID_FOR_MRAT, DEFAULT_MIN_VALID_PER_VALUE, score_responses
 
 # The analysis subcommands import their modules when they run: scikit-learn and
@@ -150,37 +149,12 @@ def _read_item_table(path: Path, delimiter: str) -> tuple[pd.DataFrame, list[int
     for a row with the wrong number of fields and for a cell that is not a number.
     """
     source = str(path)
-    if not path.is_file():
-        raise InputError(source, None, "items file not found", "check the --items path")
-    header: list[str] | None = None
-    rows: list[list[float]] = []
-    lines: list[int] = []
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as stream:
-            reader = csv.reader(stream, delimiter=delimiter)
-            last_line = 0
-            for fields in reader:
-                start, last_line = last_line + 1, reader.line_num
-                if not fields:
-                    continue
-                if header is None:
-                    header = [name.strip() for name in fields]
-                    _check_item_header(header, source, delimiter)
-                    continue
-                if len(fields) != len(header):
-                    raise InputError(source, f"line {start}",
-                                     f"{len(fields)} fields, but the header has {len(header)}",
-                                     "give every row one field per column (an empty field for a missing rating)")
-                rows.append([_item_cell(cell, source, f"line {start}, column '{name}'")
-                             for cell, name in zip(fields, header)])
-                lines.append(start)
-    except UnicodeDecodeError:
-        raise InputError(source, None, "not UTF-8 text", "save the CSV as UTF-8") from None
-    except csv.Error as error:
-        raise InputError(source, None, f"not a readable CSV ({error})",
-                         "save the file as comma-separated values with one header row") from None
-    if header is None:
-        raise InputError(source, None, "the file is empty", "add a header row of item names and one row per case")
+    header, text_rows, lines = read_csv_rows(
+        path, delimiter, what="items", option="--items", check_header=_check_item_header,
+        row_fix="give every row one field per column (an empty field for a missing rating)",
+        empty_fix="add a header row of item names and one row per case")
+    rows = [[_item_cell(cell, source, f"line {line}, column '{name}'") for cell, name in zip(fields, header)]
+            for fields, line in zip(text_rows, lines)]
     return pd.DataFrame(rows, columns=header, dtype=float), lines
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -87,14 +88,18 @@ def read_responses(path: str | Path, *, continuous: bool = False,
     return table[identifier_columns].copy(), ratings
 
 
-def _read_rows(path: Path, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
-    """Return the header, the data rows and the line on which each row starts.
+def read_csv_rows(path: Path, delimiter: str, *, what: str, option: str,
+                  check_header: Callable[[list[str], str, str], None], row_fix: str,
+                  empty_fix: str) -> tuple[list[str], list[list[str]], list[int]]:
+    """Return a CSV file's header, its data rows as text and the line on which each row starts.
 
-    Blank lines are skipped; every other row must have as many fields as the header.
+    Blank lines are skipped and every other row must have as many fields as the
+    header. ``check_header(header, source, delimiter)`` raises for a bad header.
+    Errors name the file as the ``what`` file read through ``option``.
     """
     source = str(path)
     if not path.is_file():
-        raise InputError(source, None, "responses file not found", "check the --responses path")
+        raise InputError(source, None, f"{what} file not found", f"check the {option} path")
     header: list[str] | None = None
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -108,12 +113,11 @@ def _read_rows(path: Path, delimiter: str) -> tuple[list[str], list[list[str]], 
                     continue
                 if header is None:
                     header = [name.strip() for name in fields]
-                    _check_header(header, source, delimiter)
+                    check_header(header, source, delimiter)
                     continue
                 if len(fields) != len(header):
                     raise InputError(source, f"line {start}",
-                                     f"{len(fields)} fields, but the header has {len(header)}",
-                                     "give every row one field per column (an empty field for a missing answer)")
+                                     f"{len(fields)} fields, but the header has {len(header)}", row_fix)
                 rows.append(fields)
                 lines.append(start)
     except UnicodeDecodeError:
@@ -122,9 +126,17 @@ def _read_rows(path: Path, delimiter: str) -> tuple[list[str], list[list[str]], 
         raise InputError(source, None, f"not a readable CSV ({error})",
                          "save the file as comma-separated values with one header row") from None
     if header is None:
-        raise InputError(source, None, "the file is empty", "add a header row and one row per respondent")
+        raise InputError(source, None, "the file is empty", empty_fix)
+    return header, rows, lines
+
+
+def _read_rows(path: Path, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
+    header, rows, lines = read_csv_rows(
+        path, delimiter, what="responses", option="--responses", check_header=_check_header,
+        row_fix="give every row one field per column (an empty field for a missing answer)",
+        empty_fix="add a header row and one row per respondent")
     if not rows:
-        raise InputError(source, None, "no respondent rows", "add one row per respondent below the header")
+        raise InputError(str(path), None, "no respondent rows", "add one row per respondent below the header")
     return header, rows, lines
 
 
