@@ -103,9 +103,9 @@ def out_of_order(angles: np.ndarray) -> list[int]:
         # Positions are compared relative to the first point's, so wrapping past the
         # last value back to the first still counts as in order.
         relative = (sequence - sequence[0]) % n
-        kept = _longest_increasing(relative)
-        if len(kept) > len(best):
-            best = [int(sequence[index]) for index in kept]
+        in_order = _longest_increasing(relative)
+        if len(in_order) > len(best):
+            best = [int(sequence[index]) for index in in_order]
     return sorted(set(range(n)) - set(best))
 
 

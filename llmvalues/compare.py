@@ -6,7 +6,7 @@ and are pure: seeds are arguments. A statistic that the data leave undefined
 a reason in the ``note`` column, never an exception and never a made-up number.
 
 One trial of a model is one respondent, so the spread over trials is how much
-the model's answers vary between repeated, independent administrations. It is
+the model's ratings vary between repeated, independent administrations. It is
 not the spread between people, and the tests here say nothing about people.
 """
 

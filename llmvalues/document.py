@@ -97,8 +97,8 @@ _CONTENT_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 def render_html(report: Report, figures: dict[str, str]) -> str:
     """Render the report as one self-contained HTML page with the figures as inline SVG.
 
-    ``figures`` maps each figure's key to a complete SVG document (as
-    ``llmvalues.figures`` draws them); the XML declaration and doctype are
+    ``figures`` maps each figure's key to a complete SVG document, as
+    ``llmvalues.figures`` draws them. Their XML declaration and doctype are
     dropped, because they are not allowed inside HTML.
     """
     inline = {key: _svg_element(svg) for key, svg in figures.items()}

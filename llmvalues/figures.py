@@ -225,7 +225,7 @@ def render_discriminant_svg(scores: pd.DataFrame, models: list[str]) -> str:
 
     ``scores`` has the columns LD1 (and LD2 when there are more than two
     models) and model. With two functions or more the first two are plotted
-    against each other; with one function each model's scores lie on its own
+    against each other. With one function each model's scores lie on its own
     row, so overlap between two models shows along the axis.
     """
     styles = model_styles(models)

@@ -8,7 +8,7 @@ the six Shrout-Fleiss intraclass correlations.
 In model data one trial of one model is one respondent. A model that gives the same
 rating in every trial is common, so zero variance is an expected result here and not an
 error. A statistic that the data leave undefined is NaN, and the functions that return a
-``reason`` say why. Malformed input (NaN where complete cases are required, fewer than
+``reason`` give the cause. Malformed input (NaN where complete cases are required, fewer than
 two items) raises ValueError.
 """
 
@@ -87,7 +87,7 @@ class ScaleReliability:
     ``n`` is the number of complete cases used and ``n_dropped`` the number of cases
     dropped because a rating was missing. ``constant_items`` lists the labels of the
     items with zero variance across the cases used. ``reason`` is empty when every
-    statistic is a number, and otherwise says why each NaN is undefined.
+    statistic is a number, and otherwise gives the cause of each NaN.
     """
 
     n: int
@@ -328,7 +328,7 @@ def scale_reliability(items, *, level: float = DEFAULT_LEVEL, case_name: str = "
     varying = [label for label, flat in zip(labels, constant) if not flat]
     if len(varying) == 1:
         # With one varying item the total varies exactly as that item does, so raw alpha
-        # is 0 by arithmetic, whatever the answers.
+        # is 0 by arithmetic, whatever the ratings.
         return undefined(constant_items, f"only item {varying[0]} varies across {case_name}, so alpha is 0 by "
                                          "construction and measures nothing")
 
@@ -442,8 +442,8 @@ def intraclass_correlations(ratings, level: float = DEFAULT_LEVEL) -> pd.DataFra
     -----
     When every rating is equal, every ICC, F, p and bound is NaN. When the error mean
     square is zero but the targets differ (every rater gives each target the same
-    rating), F is infinite, p is 0 and ICC3 is 1; ICC1 and ICC1k are 1 as well when
-    MSW is zero, and the bounds of an ICC of 1 are both 1, the limit of their formulas.
+    rating), F is infinite, p is 0 and ICC3 is 1. ICC1 and ICC1k are 1 as well when
+    MSW is zero. The bounds of an ICC of 1 are both 1, the limit of their formulas.
     An ICC that divides by a zero MSB (ICC1k, ICC3k when the targets do not differ) is NaN.
     """
     if not 0 < level < 1:

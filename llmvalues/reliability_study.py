@@ -10,7 +10,7 @@ import pandas as pd
 from .reliability import RETEST_COLUMNS, VALUE_RELIABILITY_COLUMNS, retest_reliability, value_reliability
 
 # The retest ICCs shown first: two-way random effects, absolute agreement, because a
-# model that answers alike in every trial should give the same ratings, not merely
+# model that responds alike in every trial should give the same ratings, not merely
 # rank the items alike.
 HEADLINE_ICCS = ("ICC2", "ICC2k")
 

@@ -1,4 +1,4 @@
-"""Confirmatory MDS: do a model's answers reproduce the circle of values?
+"""Confirmatory MDS: do a model's ratings reproduce the circle of values?
 
 For one set of respondents (the trials of one model, or of all models pooled)
 the steps are:
@@ -208,7 +208,7 @@ def permutation_test(data: pd.DataFrame, theory: pd.DataFrame, settings: MDSSett
         scores must be permuted this way: shuffling already-centered columns
         removes the dependence that centering builds in (the scores of one
         respondent sum to zero), and the test then rejects too often. The mean
-        over the 19 value scores equals MRAT when every item was answered.
+        over the 19 value scores equals MRAT when every item has a rating.
     keep : list of str
         The variables the observed map was fitted to (those with variance).
 
@@ -230,11 +230,11 @@ def permutation_test(data: pd.DataFrame, theory: pd.DataFrame, settings: MDSSett
         shuffled = np.take_along_axis(values, generator.permuted(index, axis=0), axis=0)
         if recenter:
             shuffled = shuffled - shuffled.mean(axis=1, keepdims=True)
-        kept = shuffled[:, columns]
-        if (np.ptp(kept, axis=0) == 0).any():  # re-centering can leave a column constant
+        fitted_columns = shuffled[:, columns]
+        if (np.ptp(fitted_columns, axis=0) == 0).any():  # re-centering can leave a column constant
             rows.append({"stress1": np.nan, "congruence": np.nan, "n_out_of_order": np.nan})
             continue
-        delta = correlation_dissimilarities(np.corrcoef(kept, rowvar=False), settings.dissimilarity)
+        delta = correlation_dissimilarities(np.corrcoef(fitted_columns, rowvar=False), settings.dissimilarity)
         mds = _fit(delta, target, settings)[0]
         fit = procrustes(target, mds.configuration)
         out = _values_out_of_order(labels, angles_degrees(fit.fitted), circle_of)
@@ -349,7 +349,7 @@ def configuration_table(unit: str, fit: StructureFit, circle_of: dict[str, str] 
     centered = fit.mds.configuration - fit.mds.configuration.mean(axis=0)
     turned = centered @ fit.fit.rotation
     radius = np.sqrt(np.mean(np.sum(turned**2, axis=1)))
-    shown = turned / radius if radius > 0 else turned
+    map_coordinates = turned / radius if radius > 0 else turned
     rows = []
     for index, label in enumerate(fit.labels):
         code = circle_of[label] if circle_of else label
@@ -361,8 +361,8 @@ def configuration_table(unit: str, fit: StructureFit, circle_of: dict[str, str] 
             "y": fit.mds.configuration[index, 1],
             "aligned_x": fit.fit.fitted[index, 0],
             "aligned_y": fit.fit.fitted[index, 1],
-            "map_x": shown[index, 0],
-            "map_y": shown[index, 1],
+            "map_x": map_coordinates[index, 0],
+            "map_y": map_coordinates[index, 1],
             "theory_x": fit.theory[index, 0],
             "theory_y": fit.theory[index, 1],
             "angle": fit.angles[index],

@@ -101,7 +101,7 @@ def analyze_structure(tables: dict[str, pd.DataFrame], *, level: str, settings: 
                       log: Callable[[str], None] = lambda message: None) -> StructureStudy:
     """Fit the confirmatory MDS for each model (and pooled) and collect metrics and tables.
 
-    ``tables`` holds the scores the maps are fitted to. When they are centered,
+    ``tables`` contains the scores the maps are fitted to. When they are centered,
     pass the same trials' uncentered scores as ``uncentered``: the permutation
     test shuffles those and re-centers each permuted trial.
 
