@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .collect import select_template
+from .collect import select_dilemma_battery, select_template
 from .errors import InputError
 from .instrument import DEFAULT_INSTRUMENT_ID, resolve_instrument, select_instrument
 from .outputs import atomic_write_text, csv_text
@@ -316,13 +316,17 @@ def _check_instrument(arguments: argparse.Namespace) -> int:
 def _check_params(arguments: argparse.Namespace) -> int:
     params = load_params(arguments.params)
     instrument = select_instrument(params["instrument"], str(arguments.params), root=Path(arguments.params).parent)
+    root = Path(arguments.params).parent
     for slug in params["models"]:
         select_template(params, slug, str(arguments.params))
+        select_dilemma_battery(params, slug, str(arguments.params), root=root)
     norms_path = Path(arguments.params).parent / params["norms"]["file"]
     if not norms_path.is_file():
         raise InputError(params["norms"]["file"], None, "norms file not found", "check norms.file in params.yaml")
     load_norms(norms_path)
-    print(json.dumps({"params": str(arguments.params), "models": list(params["models"]), "instrument": instrument.id}))
+    dilemmas = select_dilemma_battery(params, next(iter(params["models"])), str(arguments.params), root=root)
+    print(json.dumps({"params": str(arguments.params), "models": list(params["models"]), "instrument": instrument.id,
+                      "dilemmas": dilemmas.dilemma_set.id}))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Put the questionnaire to one model: plan the requests, reuse stored answers, send the rest.
+"""Put the questionnaire and the dilemmas to one model: plan the requests, reuse stored answers, send the rest.
 
 Every request has a key: the sha256 of everything that determines it (provider,
 model, messages, sampling settings, seed, trial, attempt). Answers live in an
@@ -7,11 +7,12 @@ collected. A request whose key is in the store is never sent again, so a run
 that was interrupted resumes where it stopped, and a sweep that returns to an
 earlier setting costs nothing. The view ``data/raw/<model>.jsonl`` is rewritten
 on every run with exactly the records the current params ask for, in a fixed
-order (trial, then item, then attempt).
+order: the questionnaire (trial, then item, then attempt), then the dilemmas
+(trial, then dilemma in file order, then attempt).
 
-Each call's seed derives from (trial, item, attempt), so a re-ask of an invalid
-answer is a new draw and the result of a call does not depend on which calls ran
-before it.
+Each call's seed derives from (trial, item or dilemma, attempt), so a re-ask of an
+invalid answer is a new draw and the result of a call does not depend on which
+calls ran before it.
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ from typing import Any, Callable, Iterable
 
 from . import __version__
 from .errors import InputError
+from .dilemma_answers import DILEMMAS, FILE_ORDER, dilemma_seed, parse_dilemma_reply, shown_order
+from .dilemma_answers import scale_text as dilemma_scale_text
+from .dilemmas import Dilemma, DilemmaSet, load_dilemma_set
 from .instrument import Instrument
 from .outputs import atomic_write_text
 from .parsing import COUNTED_STATUSES, parse_block_reply, parse_reply
-from .prompts import Template, render_block, render_item, resolve_template
+from .prompts import Template, render_block, render_dilemma, render_item, resolve_template
 from .weights import check_weights, file_sha256
 from .providers import LLAMA_CPP_DEFAULTS, Provider, Request, Response
 from .records import QUESTIONNAIRE
@@ -134,8 +138,12 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _sampling(settings: Settings) -> dict[str, Any]:
-    """Return the settings a request is sent with; they are recorded and part of its key."""
+def _sampling(settings: Settings, mode: str | None = None) -> dict[str, Any]:
+    """Return the settings a request is sent with; they are recorded and part of its key.
+
+    ``mode`` overrides ``settings.mode``: a dilemma is always one request of its own.
+    """
+    mode = mode or settings.mode
     if settings.answer_mode == "logprobs":
         # One forward pass and no sampling: temperature and top_p cannot change the result.
         return {"max_tokens": 1, "constrain": "none", "distribution": True, **settings.engine}
@@ -146,19 +154,28 @@ def _sampling(settings: Settings) -> dict[str, Any]:
         "constrain": settings.constrain,
         # The digit distribution describes a one-digit answer; in block mode the first
         # token of the reply is a line number, so no distribution is recorded there.
-        "distribution": settings.distribution and settings.mode == "item",
+        "distribution": settings.distribution and mode == "item",
         **settings.engine,
     }
 
 
+@dataclass(frozen=True)
+class DilemmaBattery:
+    """The dilemma set a model answers after the questionnaire, with its prompt template."""
+
+    dilemma_set: DilemmaSet
+    template: Template
+
+
 class Collector:
-    """Collect one model's answers for the current params."""
+    """Collect one model's answers for the current params: the questionnaire, then the dilemmas."""
 
     def __init__(self, settings: Settings, instrument: Instrument, template: Template, store: Store,
-                 provider_factory: Callable[[], Provider]):
+                 provider_factory: Callable[[], Provider], dilemmas: DilemmaBattery | None = None):
         self.settings = settings
         self.instrument = instrument
         self.template = template
+        self.dilemmas = dilemmas
         self.store = store
         self._provider_factory = provider_factory
         self._provider: Provider | None = None
@@ -174,10 +191,16 @@ class Collector:
 
     def total_cells(self) -> int:
         per_trial = len(self.instrument.items) if self.settings.mode == "item" else 1
+        if self.dilemmas is not None:
+            per_trial += len(self.dilemmas.dilemma_set.dilemmas)
         return self.settings.trials * per_trial
 
     def run(self, progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-        """Collect every cell; return the records of the view in their fixed order."""
+        """Collect every cell; return the records of the view in their fixed order.
+
+        The order is the questionnaire (trial, item, attempt), then the dilemmas
+        (trial, dilemma in file order, attempt).
+        """
         view: list[dict[str, Any]] = []
         for trial in range(1, self.settings.trials + 1):
             order = trial_order(self.instrument.items, trial, self.settings.item_order, self.settings.seed)
@@ -190,6 +213,12 @@ class Collector:
                 view.extend(self._collect_block(trial, order))
                 if progress:
                     progress(1)
+        if self.dilemmas is not None:
+            for trial in range(1, self.settings.trials + 1):
+                for dilemma in self.dilemmas.dilemma_set.dilemmas:
+                    view.extend(self._collect_dilemma(trial, dilemma))
+                    if progress:
+                        progress(1)
         return view
 
     def _collect_item(self, trial: int, item: int) -> list[dict[str, Any]]:
@@ -200,6 +229,20 @@ class Collector:
         content = render_block(self.template, self.instrument, order, self.settings.form)
         numbering = {str(position): item for position, item in enumerate(order, start=1)}
         return self._ask_until_counted(content, trial, item=None, items=order, numbering=numbering)
+
+    def _collect_dilemma(self, trial: int, dilemma: Dilemma) -> list[dict[str, Any]]:
+        order = shown_order(self.settings.seed, trial, dilemma.id)
+        first, second = (dilemma.option_a, dilemma.option_b) if order == FILE_ORDER else \
+            (dilemma.option_b, dilemma.option_a)
+        content = render_dilemma(self.dilemmas.template, dilemma.scenario, first, second, dilemma_scale_text())
+        attempts = []
+        for attempt in range(self.settings.reasks + 1):
+            record = self._answer_dilemma(content, trial, dilemma.id, order, attempt)
+            attempts.append(record)
+            if self.settings.answer_mode == "logprobs" or parse_dilemma_reply(
+                    record["reply"], finish_reason=record["finish_reason"], error=record["error"]).counted:
+                break
+        return attempts
 
     def _ask_until_counted(self, content: Any, trial: int, **cell: Any) -> list[dict[str, Any]]:
         """Ask once, then again while the answer is invalid, at most ``reasks`` more times."""
@@ -234,11 +277,38 @@ class Collector:
             "provider": settings.provider, "model": settings.model, "content": content, "sampling": sampling,
             "answer_mode": settings.answer_mode, "seed": seed, "trial": trial, "attempt": attempt,
         })
+        fields = {
+            "battery": QUESTIONNAIRE, "mode": settings.mode, "template": self.template.id,
+            "instrument": self.instrument.id, "form": settings.form, "item": item, "items": items,
+            "numbering": numbering,
+        }
+        return self._send(key, content, trial, attempt, seed, sampling, fields, block_size=len(items) if items else 0)
+
+    def _answer_dilemma(self, content: Any, trial: int, dilemma: str, order: str, attempt: int) -> dict[str, Any]:
+        settings = self.settings
+        seed = dilemma_seed(settings.seed, trial, dilemma, attempt)
+        sampling = _sampling(settings, mode="item")
+        key = request_key({
+            "provider": settings.provider, "model": settings.model, "battery": DILEMMAS, "dilemma": dilemma,
+            "shown_order": order, "content": content, "sampling": sampling, "answer_mode": settings.answer_mode,
+            "seed": seed, "trial": trial, "attempt": attempt,
+        })
+        fields = {
+            "battery": DILEMMAS, "mode": "item", "template": self.dilemmas.template.id,
+            "instrument": self.dilemmas.dilemma_set.id, "form": None, "item": None, "items": None,
+            "numbering": None, "dilemma": dilemma, "shown_order": order,
+        }
+        return self._send(key, content, trial, attempt, seed, sampling, fields, block_size=0)
+
+    def _send(self, key: str, content: Any, trial: int, attempt: int, seed: int, sampling: dict[str, Any],
+              fields: dict[str, Any], *, block_size: int) -> dict[str, Any]:
+        """Return the stored answer of ``key``, or send the request and store its answer."""
         stored = self.store.get(key)
         if stored is not None:
             self.reused += 1
             return stored
 
+        settings = self.settings
         request = Request(
             content=content,
             temperature=settings.temperature,
@@ -246,7 +316,7 @@ class Collector:
             max_tokens=sampling["max_tokens"],
             seed=seed,
             constrain=sampling["constrain"],
-            block_size=len(items) if items else 0,
+            block_size=block_size,
             distribution=sampling["distribution"],
         )
         requested_at = _now()
@@ -259,16 +329,8 @@ class Collector:
             "provider": settings.provider,
             "model_requested": settings.model,
             "model_returned": response.model_returned,
-            "battery": QUESTIONNAIRE,
-            "mode": settings.mode,
             "answer_mode": settings.answer_mode,
-            "template": self.template.id,
-            "instrument": self.instrument.id,
-            "form": settings.form,
             "trial": trial,
-            "item": item,
-            "items": items,
-            "numbering": numbering,
             "attempt": attempt,
             "seed": seed,
             "sampling": sampling,
@@ -282,6 +344,7 @@ class Collector:
             "received_at": _now(),
             "error": response.error,
             "package_version": __version__,
+            **fields,
         }
         self.store.append(record)
         self.sent += 1
@@ -341,3 +404,23 @@ def select_template(params: dict[str, Any], slug: str, source: str = "params.yam
     if entry["provider"] == "llama_cpp":
         check_weights(entry["model"], entry.get("model_path"), source=source, field=f"models.{slug}")
     return template
+
+
+def select_dilemma_battery(params: dict[str, Any], slug: str, source: str = "params.yaml",
+                           root: Path = Path(".")) -> DilemmaBattery:
+    """Load the dilemma set of params.yaml and the model's dilemma template.
+
+    Raises InputError, naming the params key, for an unknown or unsuitable template
+    and for an invalid dilemma file, so that a bad setting stops a run before its
+    first request.
+    """
+    entry = params["models"][slug]
+    if "dilemma_template" in entry:
+        field, reference = f"models.{slug}.dilemma_template", entry["dilemma_template"]
+    else:
+        field, reference = "dilemmas.template", params["dilemmas"]["template"]
+    template = resolve_template(reference, source, field)
+    if template.mode != "dilemma":
+        raise InputError(source, field, f"the template {template.id} is for {template.mode} mode, not for dilemmas",
+                         "choose a dilemma-mode template such as dilemma-chat-v1 or dilemma-completion-v1")
+    return DilemmaBattery(load_dilemma_set(root / params["dilemmas"]["file"]), template)

@@ -31,6 +31,9 @@ MDS_TYPES = ("ordinal", "interval", "ratio")
 MDS_TIES = ("primary", "secondary")
 MDS_DISSIMILARITIES = ("sqrt(2(1-r))", "1-r")
 MDS_INITS = ("theory", "torgerson")
+# Where a dilemma's value difference comes from: the model's centered scores in the
+# same trial, or its mean profile over all trials.
+DILEMMA_PREDICTORS = ("trial", "profile")
 
 
 class Spec:
@@ -180,6 +183,7 @@ MODEL_ENTRY = Section(
         "provider": Choice(PROVIDERS),
         "model": Text(hint="the provider's model id"),
         "template": Text(hint="a prompt template id or file for this model"),
+        "dilemma_template": Text(hint="a dilemma-mode prompt template id or file for this model"),
         "api_key_env": Text(pattern=r"[A-Z_][A-Z0-9_]*", hint="the name of an environment variable, such as OPENAI_API_KEY"),
         "base_url": Text(hint="the server's base URL"),
         # llama_cpp only: a GGUF file of one's own, and engine settings that change the logits
@@ -189,7 +193,7 @@ MODEL_ENTRY = Section(
         "n_batch": Int(1, 1 << 16),
         "n_threads": Int(1, 1024),
     },
-    optional=("template", "api_key_env", "base_url", "model_path", "n_ctx", "n_batch", "n_threads"),
+    optional=("template", "dilemma_template", "api_key_env", "base_url", "model_path", "n_ctx", "n_batch", "n_threads"),
 )
 
 PARAMS_SPEC = Section(
@@ -248,6 +252,16 @@ PARAMS_SPEC = Section(
                 "seed": Int(0, (1 << 31) - 1),
                 "lda_solver": Choice(("auto", "svd", "shrinkage")),
                 "lda_permutations": Int(0, 100_000),
+            }
+        ),
+        "dilemmas": Section(
+            {
+                "file": Text(hint="the path of a dilemma file (YAML or CSV), relative to the project folder"),
+                "template": Text(hint="a dilemma-mode prompt template id or file"),
+                "predictor": Choice(DILEMMA_PREDICTORS),
+                "confidence": Float(0.5, 0.999),
+                "permutations": Int(0, 100_000),
+                "seed": Int(0, (1 << 31) - 1),
             }
         ),
         "structure": Section(

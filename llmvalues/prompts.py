@@ -1,14 +1,18 @@
 """Prompt templates: files with ids that turn an item (or a whole trial) into a request.
 
-A template is a YAML file (safe loader) with ``id``, ``mode`` (``item`` or
-``block``), ``format`` (``chat`` with ``system`` and ``user`` texts, or
+A template is a YAML file (safe loader) with ``id``, ``mode`` (``item``,
+``block`` or ``dilemma``), ``format`` (``chat`` with ``system`` and ``user`` texts, or
 ``completion`` with one ``prompt`` text) and placeholders in braces:
 
 - ``{portrait}``: the item text in the selected gender form (item mode);
 - ``{question}``: the instrument's question ("How much is this person like you?");
 - ``{scale}``: the instrument's answer scale, one "N = label" line per point;
 - ``{items}``: the trial's items, one "N. text" line each, numbered by position (block mode);
-- ``{count}``: the number of items (block mode).
+- ``{count}``: the number of items (block mode);
+- ``{scenario}``, ``{first_option}``, ``{second_option}``: a dilemma and its two options in the
+  order shown, which is the file's order or the reverse (dilemma mode);
+- ``{scale}`` in dilemma mode: the preference scale, "1 = Definitely option A" to
+  "6 = Definitely option B", where A and B name the options as shown.
 
 The package ships its templates in ``llmvalues/prompts/``; a user template is
 given by path.
@@ -30,8 +34,9 @@ BUILTIN_DIR = Path(__file__).parent / "prompts"
 _PLACEHOLDERS = {
     "item": {"portrait", "question", "scale"},
     "block": {"items", "count", "question", "scale"},
+    "dilemma": {"scenario", "first_option", "second_option", "scale"},
 }
-_REQUIRED = {"item": {"portrait"}, "block": {"items"}}
+_REQUIRED = {"item": {"portrait"}, "block": {"items"}, "dilemma": {"scenario", "first_option", "second_option"}}
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -40,7 +45,7 @@ class Template:
     """A validated prompt template."""
 
     id: str
-    mode: str  # item or block
+    mode: str  # item, block or dilemma
     format: str  # chat or completion
     texts: dict[str, str]  # system and user, or prompt
     path: str
@@ -92,7 +97,7 @@ def load_template(path: str | Path) -> Template:
         raise InputError(source, "id", f"invalid id {template_id!r}", "use letters, digits, '.', '_' and '-'")
     mode = document.get("mode")
     if mode not in _PLACEHOLDERS:
-        raise InputError(source, "mode", f"invalid value {mode!r}", "use item or block")
+        raise InputError(source, "mode", f"invalid value {mode!r}", "use item, block or dilemma")
     template_format = document.get("format")
     if template_format == "chat":
         names = ("system", "user")
@@ -119,7 +124,7 @@ def load_template(path: str | Path) -> Template:
     missing = _REQUIRED[mode] - used
     if missing:
         raise InputError(source, names[-1], f"a {mode} template needs the placeholder {{{sorted(missing)[0]}}}",
-                         "add it where the item text belongs")
+                         "add it where that text belongs in the prompt")
     return Template(template_id, mode, template_format, texts, source)
 
 
@@ -155,3 +160,8 @@ def render_block(template: Template, instrument: Instrument, order: list[int], f
     lines = "\n".join(f"{position}. {instrument.text(item, form)}" for position, item in enumerate(order, start=1))
     return template.render(items=lines, count=str(len(order)), question=instrument.question or "",
                            scale=scale_lines(instrument))
+
+
+def render_dilemma(template: Template, scenario: str, first_option: str, second_option: str, scale: str) -> Any:
+    """Build the request content for one dilemma, its options in the order they are shown."""
+    return template.render(scenario=scenario, first_option=first_option, second_option=second_option, scale=scale)

@@ -1,4 +1,4 @@
-"""Stage collect@<model>: put the questionnaire to one model.
+"""Stage collect@<model>: put the questionnaire and the dilemmas to one model.
 
 Usage: python stages/collect.py MODEL_SLUG
 
@@ -14,7 +14,8 @@ from llmvalues.runtime import run_stage  # first: limits BLAS to one thread befo
 
 from tqdm import tqdm
 
-from llmvalues.collect import Collector, Store, select_template, settings_from_params, write_view
+from llmvalues.collect import (Collector, Store, select_dilemma_battery, select_template, settings_from_params,
+                               write_view)
 from llmvalues.errors import InputError
 from llmvalues.instrument import select_instrument
 from llmvalues.params import load_params
@@ -32,12 +33,13 @@ def main() -> None:
     params = load_params("params.yaml")
     instrument = select_instrument(params["instrument"], "params.yaml")
     template = select_template(params, slug)
+    dilemmas = select_dilemma_battery(params, slug)
     entry = params["models"][slug]
     settings = settings_from_params(slug, entry, params["collect"], params["instrument"]["form"])
     store = Store(STORE_DIR / f"{slug}.jsonl")
-    collector = Collector(settings, instrument, template, store, lambda: create_provider(slug, entry))
-    unit = "item" if settings.mode == "item" else "trial"
-    with tqdm(total=collector.total_cells(), desc=f"collect {slug}", unit=unit, file=sys.stderr,
+    collector = Collector(settings, instrument, template, store, lambda: create_provider(slug, entry), dilemmas)
+    # A cell is an item (item mode), a whole trial (block mode) or a dilemma.
+    with tqdm(total=collector.total_cells(), desc=f"collect {slug}", unit="cell", file=sys.stderr,
               mininterval=1.0) as bar:
         view = collector.run(progress=bar.update)
     write_view(RAW_DIR / f"{slug}.jsonl", view)

@@ -50,6 +50,24 @@ def make_record(model: str, trial: int, *, item: int | None = None, items: list[
     return record
 
 
+def make_dilemma_record(model: str, trial: int, dilemma: str, *, reply: str | None = "2", shown_order: str = "AB",
+                        attempt: int = 0, **fields) -> dict:
+    """Build one dilemma record: a questionnaire record's fields plus ``dilemma`` and ``shown_order``."""
+    record = make_record(model, trial, item=None, reply=reply, attempt=attempt)
+    key_source = json.dumps([model, trial, dilemma, shown_order, attempt, reply], sort_keys=True)
+    record.update({
+        "key": hashlib.sha256(key_source.encode()).hexdigest(),
+        "battery": "dilemmas",
+        "template": "dilemma-chat-v1",
+        "instrument": "llmvalues-mental-health-v1",
+        "form": None,
+        "dilemma": dilemma,
+        "shown_order": shown_order,
+    })
+    record.update(fields)
+    return record
+
+
 def write_jsonl(path: Path, records: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")

@@ -171,6 +171,7 @@ def test_check_params_shipped(project_root):
 def test_check_params_bad_selection(tmp_path, project_root):
     text = (project_root / "params.yaml").read_text(encoding="utf-8")
     shutil.copytree(project_root / "llmvalues" / "instruments", tmp_path / "llmvalues" / "instruments")
+    shutil.copytree(project_root / "data" / "dilemmas", tmp_path / "data" / "dilemmas")
     cases = [
         ("file: llmvalues/instruments/llmvalues-portraits-v1.yaml", "file: data/instruments/absent.yaml",
          "params.yaml: instrument.file: instrument file not found: data/instruments/absent.yaml"),
@@ -577,6 +578,7 @@ def test_check_params_missing_norms(tmp_path, project_root):
     params.write_text(text.replace("file: data/norms/human-centered-means.csv", "file: data/norms/absent.csv"),
                       encoding="utf-8")
     shutil.copytree(project_root / "llmvalues" / "instruments", tmp_path / "llmvalues" / "instruments")
+    shutil.copytree(project_root / "data" / "dilemmas", tmp_path / "data" / "dilemmas")
     result = run("check-params", "--params", params, cwd=tmp_path)
     assert result.returncode == 2
     assert "data/norms/absent.csv: norms file not found; check norms.file in params.yaml" in result.stderr

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from llmvalues.collect import Collector, Settings, Store, call_seed, request_key, trial_order, write_view
+from llmvalues.collect import (Collector, DilemmaBattery, Settings, Store, call_seed, request_key,
+                               select_dilemma_battery, trial_order, write_view)
+from llmvalues.dilemma_answers import DILEMMAS, FILE_ORDER, REVERSED, choices_table, parse_dilemma_reply
+from llmvalues.dilemmas import load_dilemma_set
 from llmvalues.errors import InputError
 from llmvalues.instrument import resolve_instrument
 from llmvalues.parsing import COUNTED_STATUSES, parse_block_reply, parse_reply
@@ -45,9 +48,16 @@ def provider():
     return create_provider("smol", SMOLLM2)
 
 
-def collect(tmp_path, provider, name="store.jsonl", instrument=None, template="portrait-chat-v1", **changes):
+def small_dilemmas(project_root, count=2, template="dilemma-chat-v1"):
+    dilemma_set = load_dilemma_set(project_root / "data" / "dilemmas" / "mental-health-v1.yaml")
+    dilemma_set = dataclasses.replace(dilemma_set, dilemmas=dilemma_set.dilemmas[:count])
+    return DilemmaBattery(dilemma_set, resolve_template(template))
+
+
+def collect(tmp_path, provider, name="store.jsonl", instrument=None, template="portrait-chat-v1", dilemmas=None,
+            **changes):
     collector = Collector(settings(**changes), instrument or small_instrument(), resolve_template(template),
-                          Store(tmp_path / name), lambda: provider)
+                          Store(tmp_path / name), lambda: provider, dilemmas)
     return collector, collector.run()
 
 
@@ -157,6 +167,86 @@ def test_free_text_reasks_get_new_seeds(tmp_path, provider):
         assert statuses[-1] in COUNTED_STATUSES or len(attempts) == 3
 
 
+def test_dilemma_records(tmp_path, provider, project_root):
+    battery = small_dilemmas(project_root)
+    collector, records = collect(tmp_path, provider, dilemmas=battery, reasks=0)
+    questionnaire = [record for record in records if record["battery"] == "pvq"]
+    asked = [record for record in records if record["battery"] == DILEMMAS]
+    assert records == questionnaire + asked  # the questionnaire first, then the dilemmas
+    assert [(record["trial"], record["dilemma"]) for record in asked] == [
+        (1, "d01"), (1, "d02"), (2, "d01"), (2, "d02")]
+    for record in asked:
+        assert record["template"] == "dilemma-chat-v1"
+        assert record["instrument"] == battery.dilemma_set.id
+        assert record["shown_order"] in (FILE_ORDER, REVERSED)
+        assert parse_dilemma_reply(record["reply"]).counted
+    first, second = (dilemma.id for dilemma in battery.dilemma_set.dilemmas)
+    orders = {record["dilemma"]: [] for record in asked}
+    for record in asked:
+        orders[record["dilemma"]].append(record["shown_order"])
+    assert sorted(orders[first]) == [FILE_ORDER, REVERSED]
+    assert len({record["key"] for record in records}) == len(records)
+    table = choices_table({"smol": records}, {dilemma.id: (dilemma.value_a, dilemma.value_b)
+                                              for dilemma in battery.dilemma_set.dilemmas})
+    assert table["counted"].all()
+    assert collector.total_cells() == 2 * (len(ITEMS) + 2)
+
+
+class RecordingProviderDouble:
+    """Test double: passes each request to the real provider and keeps its content."""
+
+    def __init__(self, provider):
+        self.provider = provider
+        self.model_id = provider.model_id
+        self.contents = []
+
+    def complete(self, request):
+        self.contents.append(request.content)
+        return self.provider.complete(request)
+
+
+def test_shown_options_follow_the_order(tmp_path, provider, project_root):
+    battery = small_dilemmas(project_root, count=1)
+    dilemma = battery.dilemma_set.dilemmas[0]
+    recording = RecordingProviderDouble(provider)
+    collector = Collector(settings(reasks=0, trials=2), small_instrument(items=(1,)),
+                          resolve_template("portrait-chat-v1"), Store(tmp_path / "store.jsonl"), lambda: recording,
+                          battery)
+    records = collector.run()
+    asked = [record for record in records if record["battery"] == DILEMMAS]
+    assert len(asked) == 2
+    for content, record in zip(recording.contents[2:], asked):
+        user = content[-1]["content"]
+        first, second = (dilemma.option_a, dilemma.option_b) if record["shown_order"] == FILE_ORDER else \
+            (dilemma.option_b, dilemma.option_a)
+        assert f"Option A: {first}" in user
+        assert f"Option B: {second}" in user
+        assert dilemma.scenario in user
+
+
+def test_dilemmas_leave_questionnaire_keys_unchanged(tmp_path, provider, project_root):
+    _, alone = collect(tmp_path, provider, name="alone.jsonl")
+    _, together = collect(tmp_path, provider, name="together.jsonl", dilemmas=small_dilemmas(project_root))
+    assert [record["key"] for record in alone] == [record["key"] for record in together[:len(alone)]]
+
+
+def test_dilemmas_in_logprobs_mode(tmp_path, provider, project_root):
+    _, records = collect(tmp_path, provider, answer_mode="logprobs", trials=1,
+                         dilemmas=small_dilemmas(project_root))
+    asked = [record for record in records if record["battery"] == DILEMMAS]
+    assert len(asked) == 2
+    for record in asked:
+        assert record["reply"] is None
+        assert record["distribution"]["argmax"] in range(1, 7)
+
+
+def test_dilemma_template_must_be_dilemma_mode(project_root):
+    params = {"models": {"m": {"provider": "llama_cpp", "model": "x", "dilemma_template": "portrait-chat-v1"}},
+              "dilemmas": {"file": "data/dilemmas/mental-health-v1.yaml", "template": "dilemma-chat-v1"}}
+    with pytest.raises(InputError, match="models.m.dilemma_template: the template portrait-chat-v1 is for item mode"):
+        select_dilemma_battery(params, "m", root=project_root)
+
+
 def test_killed_run_resumes_to_the_same_records(tmp_path, provider, project_root):
     _, uninterrupted = collect(tmp_path, provider, name="whole.jsonl", trials=3)
 
@@ -225,6 +315,7 @@ def test_unknown_template_id():
 
 def test_ctrl_c_stops_with_one_line(tmp_path, project_root):
     shutil.copytree(project_root / "llmvalues" / "instruments", tmp_path / "llmvalues" / "instruments")
+    shutil.copytree(project_root / "data" / "dilemmas", tmp_path / "data" / "dilemmas")
     params = (project_root / "params.yaml").read_text(encoding="utf-8").replace("seed: 20240601", "seed: 99")
     (tmp_path / "params.yaml").write_text(params, encoding="utf-8")
     process = subprocess.Popen([sys.executable, str(project_root / "stages" / "collect.py"), "smollm2-135m"],

@@ -36,6 +36,10 @@ SHIPPED = (PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8")
     ("trials: 10", "trials: 10", "gpt-9", "params.yaml: models.gpt-9: no such model"),
     ("request\n  answer_mode: text", "request\n  answer_mode: logprobs", "smollm2-135m",
      "params.yaml: collect.answer_mode: logprobs reads one digit, so it needs item mode"),
+    ("template: dilemma-chat-v1", "template: portrait-chat-v1", "smollm2-135m",
+     "params.yaml: dilemmas.template: the template portrait-chat-v1 is for item mode, not for dilemmas"),
+    ("file: data/dilemmas/mental-health-v1.yaml", "file: data/dilemmas/absent.yaml", "smollm2-135m",
+     "data/dilemmas/absent.yaml: dilemma file not found"),
 ])
 def test_bad_setting_gives_one_line(project, old, new, slug, expected):
     assert old in SHIPPED

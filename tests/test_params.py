@@ -65,6 +65,14 @@ BAD_PARAMS = [
     ("missing key", "  form: neutral            # neutral, male or female item texts\n", "",
      "instrument.form: missing key"),
     ("key given twice", "  form: neutral", "  form: neutral\n  form: male", "invalid YAML"),
+    ("bad dilemma predictor", "predictor: trial ", "predictor: mean ",
+     "dilemmas.predictor: invalid value 'mean'; use one of trial, profile"),
+    ("dilemma confidence above 1", "confidence: 0.95            # level of the intervals of the slopes",
+     "confidence: 1.5            # level of the intervals of the slopes",
+     "dilemmas.confidence: must be a number from 0.5 to 0.999, got 1.5"),
+    ("negative dilemma permutations", "permutations: 1000          # permutation test of the slope",
+     "permutations: -1          # permutation test of the slope",
+     "dilemmas.permutations: must be an integer from 0 to 100000, got -1"),
 ]
 
 
@@ -102,3 +110,10 @@ def test_mds_choices_match_engine():
     assert sorted(MDS_TIES) == sorted(smacof.TIES)
     assert sorted(MDS_DISSIMILARITIES) == sorted(structure.DISSIMILARITIES)
     assert sorted(MDS_INITS) == sorted(structure.INITS)
+
+
+def test_dilemma_predictors_match_engine():
+    from llmvalues.dilemma_study import PREDICTORS
+    from llmvalues.params import DILEMMA_PREDICTORS
+
+    assert DILEMMA_PREDICTORS == PREDICTORS
