@@ -610,8 +610,11 @@ def _checked_numbers(values: pd.Series, column: str, source: str) -> pd.Series:
     invalid = invalid.to_numpy()
     if invalid.any():
         position = int(invalid.argmax())
-        raise InputError(source, f"column '{column}', row {values.index[position]!r}",
-                         f"invalid value {values.iloc[position]!r}: expected {expected}", fix)
+        value = values.iloc[position]
+        # str() of a numpy scalar is the plain number, where repr() adds "np.int64(...)".
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise InputError(source, f"column '{column}', row {values.index[position]}",
+                         f"invalid value {shown}: expected {expected}", fix)
     return numbers.astype(int) if column in ("strength", "chose_a", "chose_shown_first") else numbers.astype(float)
 
 

@@ -30,6 +30,8 @@ LINE_STYLES = ("-", "-.", ":")
 HUMAN_COLOUR = "#000000"
 # The lowest alpha drawn: values and interval bounds below it are drawn at it.
 ALPHA_FLOOR = -1.0
+# Bins of the value difference in which the dilemma figure shows the observed share of A answers.
+DILEMMA_BINS = 6
 
 SVG_SETTINGS = {
     "svg.hashsalt": "llmvalues",
@@ -245,6 +247,51 @@ def render_discriminant_svg(scores: pd.DataFrame, models: list[str]) -> str:
         else:
             axes.set_yticks(range(len(models)), models)
             axes.set_ylim(-0.7, len(models) - 0.3)
+        axes.grid(color="#dddddd", linewidth=0.6)
+        axes.set_axisbelow(True)
+        axes.spines[["top", "right"]].set_visible(False)
+        figure.legend(loc="outside lower center", ncols=min(len(models), 4), frameon=False)
+        return _svg_text(figure)
+
+
+def render_dilemma_svg(choices: pd.DataFrame, curves: pd.DataFrame, models: list[str]) -> str:
+    """Draw the side each answer took against the value difference, with each model's fitted curve.
+
+    ``choices`` has the columns model, value_diff and chose_a (0 or 1); the points
+    are drawn at 0 and 1 with a small vertical jitter (seeded, so the SVG is the
+    same on every run) so that overlapping answers stay visible. ``curves`` has
+    the columns model, value_diff and probability: the fitted probability of
+    choosing option A. A model with no curve (the fit failed) shows points only.
+    Large markers give each model's observed share of A answers in up to
+    ``DILEMMA_BINS`` bins of about equal size along the value difference.
+    """
+    styles = model_styles(models)
+    jitter = np.random.default_rng(0)
+    with matplotlib.rc_context(SVG_SETTINGS):
+        figure = Figure(figsize=(7.0, 5.0), layout="constrained")
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        for model in models:
+            style = styles[model]
+            rows = choices[choices["model"] == model]
+            offsets = jitter.uniform(-0.04, 0.04, size=len(rows))
+            axes.scatter(rows["value_diff"], rows["chose_a"] + offsets, color=style["color"], marker=style["marker"],
+                         s=14, alpha=0.35, linewidths=0, zorder=2)
+            if len(rows):
+                bins = pd.qcut(rows["value_diff"].rank(method="first"), min(DILEMMA_BINS, len(rows)), labels=False)
+                shares = rows.groupby(bins).agg(value_diff=("value_diff", "mean"), share=("chose_a", "mean"))
+                axes.scatter(shares["value_diff"], shares["share"], color=style["color"], marker=style["marker"],
+                             s=60, edgecolors="white", linewidths=0.8, zorder=4)
+            curve = curves[curves["model"] == model].sort_values("value_diff")
+            if curve.empty:
+                axes.scatter([], [], color=style["color"], marker=style["marker"], label=f"{model} (no fit)")
+            else:
+                axes.plot(curve["value_diff"], curve["probability"], color=style["color"],
+                          linestyle=style["linestyle"], linewidth=2.0, label=model, zorder=3)
+        axes.axvline(0.0, color="#888888", linewidth=0.8, zorder=1)
+        axes.set_xlabel("value difference: centered score of option A's value minus option B's")
+        axes.set_ylabel("probability of choosing option A")
+        axes.set_ylim(-0.1, 1.1)
         axes.grid(color="#dddddd", linewidth=0.6)
         axes.set_axisbelow(True)
         axes.spines[["top", "right"]].set_visible(False)

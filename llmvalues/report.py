@@ -213,7 +213,7 @@ def build_report(*, params: dict[str, Any], params_text: str, instrument: Instru
     models = params["models"]
     sections = [
         _introduction(models, instrument, params["instrument"]["form"]),
-        _collection_section(models, params["collect"]),
+        _collection_section(models, params["collect"], params.get("dilemmas")),
         _models_section(models, quality),
         _quality_section(models, quality),
         _profiles_section(list(models), profiles, norms),
@@ -253,7 +253,8 @@ def _introduction(models: dict[str, Any], instrument: Instrument, form: str) -> 
     return Section("What this is", [Paragraph(about), Paragraph(scoring), Paragraph(described), Paragraph(origin)])
 
 
-def _collection_section(models: dict[str, Any], collect: dict[str, Any]) -> Section:
+def _collection_section(models: dict[str, Any], collect: dict[str, Any],
+                        dilemmas: dict[str, Any] | None = None) -> Section:
     """Describe how the answers were collected, and say which models are the tiny embedded ones."""
     mode = ("each item in a fresh request" if collect["mode"] == "item"
             else "all items of a trial in one request")
@@ -279,6 +280,13 @@ def _collection_section(models: dict[str, Any], collect: dict[str, Any]) -> Sect
         f"Each model answered {trials}, {mode}, items in {collect['item_order']} order. "
         f"{answers} Prompt templates: {', '.join(templates)}."
     )]
+    if dilemmas is not None:
+        dilemma_templates = sorted({settings.get("dilemma_template", dilemmas["template"])
+                                    for settings in models.values()})
+        blocks.append(Paragraph(
+            "After the questionnaire, each model answered every dilemma of the dilemma file in every trial, each "
+            "dilemma in a fresh request with the same sampling settings, and in logprobs mode the most probable "
+            f"scale point. Dilemma prompt templates: {', '.join(dilemma_templates)}."))
     embedded = [model for model, settings in models.items()
                 if settings["provider"] == "llama_cpp" and settings["model"] in EMBEDDED_MODELS]
     if embedded:

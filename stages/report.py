@@ -2,7 +2,7 @@
 
 Reads params.yaml, data/scores/values.csv, reports/metrics/quality.json, the
 norms file that params.yaml names, and the metrics and figures of the analysis
-stages (reliability, structure). Writes reports/report.html (self-contained,
+stages (reliability, structure, compare, dilemmas) and the dilemma file. Writes reports/report.html (self-contained,
 with the figures inline), reports/report.md and the figure
 reports/figures/report/profiles.svg.
 """
@@ -30,7 +30,9 @@ from llmvalues.report import (
     read_stage_metrics,
     summarize_profiles,
 )
+from llmvalues.dilemmas import load_dilemma_set, pair_coverage
 from llmvalues.report_compare import DISCRIMINANT_FIGURE_KEY, compare_section
+from llmvalues.report_dilemmas import DILEMMA_FIGURE_KEY, dilemma_section
 from llmvalues.report_reliability import ALPHA_FIGURE_KEY, reliability_section
 from llmvalues.report_structure import structure_figure_key, structure_section
 from llmvalues.structure_study import POOLED
@@ -49,6 +51,9 @@ COMPARE_METRICS = Path("reports/metrics/compare.json")
 COMPARE_TABLES = Path("reports/tables/compare")
 COMPARE_FIGURES = Path("reports/figures/compare")
 STRUCTURE_FIGURES = Path("reports/figures/structure")
+DILEMMA_METRICS = Path("reports/metrics/dilemmas.json")
+DILEMMA_TABLES = Path("reports/tables/dilemmas")
+DILEMMA_FIGURE = Path("reports/figures/dilemmas/choices.svg")
 
 
 def main() -> None:
@@ -72,6 +77,12 @@ def main() -> None:
         confusion = read_table(COMPARE_TABLES / "lda-confusion.csv", "compare")
         coefficients = read_table(COMPARE_TABLES / "lda-structure.csv", "compare")
 
+    dilemmas = read_stage_metrics(DILEMMA_METRICS, "dilemmas", ("dilemmas", "trials", "pooled", "models"))
+    dilemma_fits = read_table(DILEMMA_TABLES / "fits.csv", "dilemmas")
+    dilemma_models = read_table(DILEMMA_TABLES / "models.csv", "dilemmas")
+    dilemma_set = load_dilemma_set(params["dilemmas"]["file"])
+    opposing_pairs = sum(1 for row in pair_coverage(dilemma_set) if row["opposing"])
+
     models = list(params["models"])
     profiles = summarize_profiles(scores, models)
     svg = render_profiles_svg(profile_means(profiles, models), norms.means, human_label=HUMAN_LABEL)
@@ -83,13 +94,16 @@ def main() -> None:
         figures[DISCRIMINANT_FIGURE_KEY] = read_figure(path, "compare")
         figure_paths[DISCRIMINANT_FIGURE_KEY] = path.relative_to(MARKDOWN.parent).as_posix()
     figure_paths[ALPHA_FIGURE_KEY] = RELIABILITY_FIGURE.relative_to(MARKDOWN.parent).as_posix()
+    figures[DILEMMA_FIGURE_KEY] = read_figure(DILEMMA_FIGURE, "dilemmas")
+    figure_paths[DILEMMA_FIGURE_KEY] = DILEMMA_FIGURE.relative_to(MARKDOWN.parent).as_posix()
     for unit, result in structure["units"].items():
         if result["fitted"]:
             path = STRUCTURE_FIGURES / f"{unit}.svg"
             figures[structure_figure_key(unit)] = read_figure(path, "structure")
             figure_paths[structure_figure_key(unit)] = path.relative_to(MARKDOWN.parent).as_posix()
 
-    inputs = (VALUES, QUALITY, RELIABILITY_METRICS, STRUCTURE_METRICS, COMPARE_METRICS, norms_path, PARAMS)
+    inputs = (VALUES, QUALITY, RELIABILITY_METRICS, STRUCTURE_METRICS, COMPARE_METRICS, DILEMMA_METRICS, norms_path,
+              Path(params["dilemmas"]["file"]), PARAMS)
     report = build_report(
         params=params,
         params_text=PARAMS.read_text(encoding="utf-8"),
@@ -103,6 +117,9 @@ def main() -> None:
             compare_section(compare, versus_norms, value_tests, confusion, models, coefficients),
             reliability_section(reliability_values, reliability_retest, models, reliability["confidence"]),
             structure_section(structure, models, POOLED),
+            dilemma_section(dilemmas, dilemma_fits, dilemma_models, models, settings=params["dilemmas"],
+                            set_name=dilemma_set.name, set_original=dilemma_set.original,
+                            opposing_pairs=opposing_pairs),
         ],
     )
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from llmvalues.figures import render_alpha_svg, render_discriminant_svg, render_structure_svg
+from llmvalues.figures import render_alpha_svg, render_dilemma_svg, render_discriminant_svg, render_structure_svg
 from llmvalues.values import CIRCLE_ORDER
 
 
@@ -53,3 +53,25 @@ def test_alpha_below_floor_drawn_at_floor():
     rows[1].update(alpha_raw=float("nan"), feldt_lower=float("nan"), feldt_upper=float("nan"))
     svg = render_alpha_svg(pd.DataFrame(rows), ["first"])
     assert "nan" not in svg.lower()
+
+
+def dilemma_choices():
+    rng = np.random.default_rng(3)
+    value_diff = rng.normal(0, 1, 40)
+    return pd.DataFrame({"model": ["m1"] * 20 + ["m2"] * 20, "value_diff": value_diff,
+                         "chose_a": (value_diff + rng.normal(0, 1, 40) > 0).astype(int)})
+
+
+def test_dilemma_figure_reproducible():
+    curves = pd.DataFrame({"model": ["m1", "m1"], "value_diff": [-1.0, 1.0], "probability": [0.3, 0.7]})
+    first = render_dilemma_svg(dilemma_choices(), curves, ["m1", "m2"])
+    second = render_dilemma_svg(dilemma_choices(), curves, ["m1", "m2"])
+    assert first == second
+    assert "m1" in first
+    assert "m2 (no fit)" in first
+
+
+def test_dilemma_figure_without_answers():
+    empty = pd.DataFrame(columns=["model", "value_diff", "chose_a"])
+    curves = pd.DataFrame(columns=["model", "value_diff", "probability"])
+    assert "<svg" in render_dilemma_svg(empty, curves, ["m1"])

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import PROJECT_ROOT, make_record, write_jsonl
+from conftest import PROJECT_ROOT, make_dilemma_record, make_record, write_jsonl
 from llmvalues.values import CIRCLE_ORDER
 
 BIN = Path(sys.executable).parent
@@ -46,7 +46,7 @@ def study_params(models: str = MODELS) -> str:
     text = text[:start] + models + text[end:]
     for key in ("permutations", "random_stress_replications", "lda_permutations", "bootstrap"):
         text, count = re.subn(rf"^(  {key}: )\d+", r"\g<1>20", text, flags=re.MULTILINE)
-        assert count == 1, f"params.yaml no longer has structure.{key}"
+        assert count >= 1, f"params.yaml no longer has {key}"
     return text
 
 
@@ -77,6 +77,21 @@ def trial_records(model: str, trial: int) -> list[dict]:
     return records
 
 
+def dilemma_records(model: str, trial: int) -> list[dict]:
+    """Answer the first eight shipped dilemmas, the shown order alternating, with one re-ask."""
+    replies = ["1", "Probably option B", "4", "6", "2", "Leaning towards option A", "5", "3"]
+    records = []
+    for number in range(1, 9):
+        order = "AB" if (number + trial) % 2 else "BA"
+        reply = replies[(number * trial) % len(replies)]
+        if number == 3 and trial == 1:
+            records.append(make_dilemma_record(model, trial, "d03", reply="Both options", shown_order=order))
+            records.append(make_dilemma_record(model, trial, "d03", reply=reply, shown_order=order, attempt=1))
+        else:
+            records.append(make_dilemma_record(model, trial, f"d{number:02d}", reply=reply, shown_order=order))
+    return records
+
+
 @pytest.fixture(scope="module")
 def repository(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("study")
@@ -85,9 +100,11 @@ def repository(tmp_path_factory) -> Path:
     shutil.copytree(PROJECT_ROOT / "stages", root / "stages", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(PROJECT_ROOT / "llmvalues", root / "llmvalues", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(PROJECT_ROOT / "data" / "norms", root / "data" / "norms")
+    shutil.copytree(PROJECT_ROOT / "data" / "dilemmas", root / "data" / "dilemmas")
     (root / "params.yaml").write_text(study_params(), encoding="utf-8")
     for model in ("model-one", "model-two"):
         records = [record for trial in (1, 2, 3) for record in trial_records(model, trial)]
+        records += [record for trial in (1, 2, 3) for record in dilemma_records(model, trial)]
         write_jsonl(root / "data" / "raw" / f"{model}.jsonl", records)
     # A removed model's view stays on disk; clean must not read it.
     (root / "data" / "raw" / "removed-model.jsonl").write_text("not json\n", encoding="utf-8")
@@ -138,7 +155,9 @@ def test_forced_repro_is_byte_identical(repository):
                "reports/tables/structure/permutations.csv", "reports/tables/structure/random-stress.csv",
                "reports/figures/structure/model-one.svg", "reports/figures/structure/all_models.svg",
                "reports/metrics/compare.json", "reports/tables/compare/versus-norms.csv",
-               "reports/tables/compare/value-tests.csv", "reports/figures/compare/profiles.svg"]
+               "reports/tables/compare/value-tests.csv", "reports/figures/compare/profiles.svg",
+               "reports/metrics/dilemmas.json", "reports/tables/dilemmas/answers.csv",
+               "reports/tables/dilemmas/fits.csv", "reports/figures/dilemmas/choices.svg"]
     before = {name: (repository / name).read_bytes() for name in outputs}
     run(REPRO + ["--force"], repository)
     after = {name: (repository / name).read_bytes() for name in outputs}
@@ -150,6 +169,7 @@ def test_metrics_show_lists_every_stage(repository):
     assert "counted_rate" in result.stdout
     assert "alpha_raw_median" in result.stdout
     assert "stress1" in result.stdout
+    assert "lodo_accuracy" in result.stdout
 
 
 def test_analysis_stages_write_metrics(repository):

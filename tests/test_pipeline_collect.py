@@ -1,8 +1,10 @@
 """The whole pipeline, collect included, run by DVC with the real SmolLM2 model.
 
-To stay fast, the study asks one trial in logprobs mode (one forward pass per item).
+To stay fast, the study asks one trial in logprobs mode (one forward pass per item and
+per dilemma).
 """
 
+import json
 import shutil
 
 import pytest
@@ -46,7 +48,7 @@ def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     for name in ("dvc.yaml", ".gitignore"):
         shutil.copy(PROJECT_ROOT / name, root / name)
-    for folder in ("stages", "llmvalues", "data/norms"):
+    for folder in ("stages", "llmvalues", "data/norms", "data/dilemmas"):
         if (PROJECT_ROOT / folder).exists():
             shutil.copytree(PROJECT_ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     (root / "data" / "raw").mkdir(parents=True, exist_ok=True)
@@ -65,9 +67,13 @@ def test_first_repro_runs_every_stage(study):
     assert stages[0] == "collect@smol-a"
     assert "clean" in stages
     assert "score" in stages
-    assert (root / "data" / "store" / "smol-a.jsonl").read_text().count("\n") == 57
-    assert (root / "data" / "raw" / "smol-a.jsonl").read_text().count("\n") == 57
+    assert "dilemmas" in stages
+    # One trial: 57 items, then the 32 shipped dilemmas (logprobs mode asks each once).
+    assert (root / "data" / "store" / "smol-a.jsonl").read_text().count("\n") == 57 + 32
+    assert (root / "data" / "raw" / "smol-a.jsonl").read_text().count("\n") == 57 + 32
     assert (root / "data" / "scores" / "values.csv").read_text().count("\n") == 2  # header and one trial
+    metrics = json.loads((root / "reports" / "metrics" / "dilemmas.json").read_text())
+    assert metrics["models"]["smol-a"]["analysed"] == 32
 
 
 def test_changing_score_param_reruns_only_downstream(study):

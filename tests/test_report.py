@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, make_dilemma_record, write_jsonl
 from llmvalues.errors import InputError
 from llmvalues.figures import PALETTE, model_styles, render_profiles_svg
 from llmvalues.instrument import select_instrument
@@ -64,6 +64,15 @@ def study_plan(models: list[str]) -> dict[str, list[dict[int, float]]]:
 
 def study_scores(models: list[str]) -> pd.DataFrame:
     return score_responses(ratings_for(study_plan(models))).reset_index()
+
+
+def study_dilemma_records(model: str, scores: pd.DataFrame) -> list[dict]:
+    """Answer the first eight shipped dilemmas in every trial of the study, orders alternating."""
+    replies = ["1", "5", "3", "6", "2", "4"]
+    trials = sorted(scores.loc[scores["model"] == model, "trial"])
+    return [make_dilemma_record(model, trial, f"d{number:02d}", reply=replies[(number + 2 * trial) % len(replies)],
+                                shown_order="AB" if (number + trial) % 2 else "BA")
+            for trial in trials for number in range(1, 9)]
 
 
 def study_answers(models: list[str]) -> pd.DataFrame:
@@ -381,8 +390,11 @@ def study(tmp_path_factory) -> Path:
     write_csv(folder / "data" / "scores" / "values.csv", scores)
     write_json(folder / "reports" / "metrics" / "quality.json", study_quality(models[:2]))
     write_csv(folder / "data" / "clean" / "answers.csv", study_answers(models[:2]))
+    shutil.copytree(PROJECT_ROOT / "data" / "dilemmas", folder / "data" / "dilemmas")
+    for model in models[:2]:
+        write_jsonl(folder / "data" / "raw" / f"{model}.jsonl", study_dilemma_records(model, scores))
     environment = dict(os.environ, PYTHONPATH=str(folder))
-    for stage in ("reliability", "structure", "compare"):
+    for stage in ("reliability", "structure", "compare", "dilemmas"):
         result = subprocess.run([str(BIN / "python"), f"stages/{stage}.py"], cwd=folder, env=environment,
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
