@@ -299,6 +299,70 @@ def _lda(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _check_dilemmas(arguments: argparse.Namespace) -> int:
+    from .dilemmas import load_dilemma_set, pair_coverage
+
+    dilemma_set = load_dilemma_set(arguments.file)
+    coverage = pair_coverage(dilemma_set)
+    print(json.dumps({
+        "id": dilemma_set.id,
+        "name": dilemma_set.name,
+        "dilemmas": len(dilemma_set.dilemmas),
+        "original": dilemma_set.original,
+        "validated": dilemma_set.validated,
+        "pairs": [{"pair": row["pair"], "dilemmas": row["dilemmas"], "both_directions": row["both_directions"],
+                   "opposing": row["opposing"]} for row in coverage],
+    }))
+    return 0
+
+
+def _dilemma_fit(arguments: argparse.Namespace) -> int:
+    from .dilemma_stats import fit_side_logit, fit_strength_ordinal, permutation_test_slope
+
+    source = str(arguments.data)
+    table = _read_dilemma_answers(arguments.data)
+    output: dict = {}
+    fits = [("side", fit_side_logit(table, confidence=arguments.confidence, source=source))]
+    if "strength" in table.columns:
+        fits.append(("strength", fit_strength_ordinal(table, confidence=arguments.confidence, source=source)))
+    for name, fit in fits:
+        output[name] = {
+            "terms": list(fit.terms),
+            "coef": [_json_number(value) for value in fit.coef],
+            "se_model": [_json_number(value) for value in fit.se_model],
+            "se_cluster": [_json_number(value) for value in fit.se_cluster],
+            "slope": _json_number(fit.slope),
+            "p": _json_number(fit.p),
+            "odds_ratio": _json_number(fit.odds_ratio),
+            "odds_ratio_ci": [_json_number(fit.odds_ratio_low), _json_number(fit.odds_ratio_high)],
+            "mcfadden_r2": _json_number(fit.mcfadden_r2),
+            "n": fit.n,
+            "clusters": fit.n_clusters,
+            "reason": fit.reason,
+        }
+    if arguments.permutations:
+        test = permutation_test_slope(table, permutations=arguments.permutations, seed=arguments.seed,
+                                      shuffle=arguments.shuffle, source=source)
+        output["permutation"] = {"p": _json_number(test.p), "permutations": test.permutations,
+                                 "shuffle": test.shuffle, "reason": test.reason}
+    print(json.dumps(output, allow_nan=False))
+    return 0
+
+
+def _read_dilemma_answers(path: Path) -> pd.DataFrame:
+    """Read a CSV of dilemma answers: one row per (model, trial, dilemma) answer."""
+    if not path.is_file():
+        raise InputError(str(path), None, "file not found", "check the path")
+    try:
+        table = pd.read_csv(path, dtype={"model": str, "dilemma": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise InputError(str(path), None, f"not a readable CSV ({' '.join(str(error).split())})",
+                         "save it as UTF-8 CSV with a header row") from None
+    # Index the rows by their line in the file (the header is line 1), so errors name the line.
+    table.index = pd.RangeIndex(2, len(table) + 2)
+    return table
+
+
 def _check_instrument(arguments: argparse.Namespace) -> int:
     instrument = resolve_instrument(arguments.instrument)
     print(json.dumps({
@@ -346,6 +410,17 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _open_unit(text: str) -> float:
+    """Parse a number strictly between 0 and 1, such as a confidence level."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}")
     return value
 
 
@@ -465,6 +540,37 @@ def build_parser() -> argparse.ArgumentParser:
                      help="permutations of the labels to test the leave-one-out accuracy (default: 0)")
     lda.add_argument("--seed", type=_threshold(0, 2**32 - 1), default=0, help="seed of the permutations (default: 0)")
     lda.set_defaults(run=_lda)
+
+    dilemma_fit = commands.add_parser(
+        "dilemma-fit", help="regress dilemma choices on value differences; print JSON with the slopes",
+        description="Fit the logistic regression chose_a ~ value_diff + model (and, with a strength column, the "
+                    "cumulative-logit regression of strength 1-6) with standard errors clustered by dilemma (CR1, "
+                    "as sandwich::vcovCL type HC1). The CSV has a header row and the columns model, trial, dilemma, "
+                    "value_diff, chose_a (0 or 1) and optionally strength (1-6, 6 = definitely option A). Prints "
+                    "JSON with side and strength: terms, coef, se_model, se_cluster, slope, p, odds_ratio, "
+                    "odds_ratio_ci, mcfadden_r2, n, clusters and reason (empty when the fit is defined).",
+    )
+    dilemma_fit.add_argument("--data", required=True, type=Path, help="the CSV file")
+    dilemma_fit.add_argument("--confidence", type=_open_unit, default=0.95,
+                             help="level of the odds-ratio interval, between 0 and 1 (default: 0.95)")
+    dilemma_fit.add_argument("--permutations", type=_threshold(0, 1_000_000), default=0,
+                             help="permutations for a test of the side slope (default: 0, no test)")
+    dilemma_fit.add_argument("--shuffle", choices=("dilemmas", "rows"), default="dilemmas",
+                             help="what the permutation test shuffles: whole dilemmas (default; needs one row per "
+                                  "model, trial and dilemma) or rows within model")
+    dilemma_fit.add_argument("--seed", type=_threshold(0, 2**32 - 1), default=0,
+                             help="seed of the permutations (default: 0)")
+    dilemma_fit.set_defaults(run=_dilemma_fit)
+
+    check_dilemmas = commands.add_parser(
+        "check-dilemmas", help="validate a dilemma file; print JSON with its id and value pairs",
+        description="Load and validate a dilemma file (YAML or CSV, see docs/dilemmas.md) and print JSON with id, "
+                    "name, dilemmas (the count), original, validated and pairs: each value pair with its number of "
+                    "dilemmas, whether it appears in both directions and whether its values come from opposing "
+                    "higher-order groups.",
+    )
+    check_dilemmas.add_argument("file", type=Path, help="the dilemma file")
+    check_dilemmas.set_defaults(run=_check_dilemmas)
 
     check_instrument = commands.add_parser(
         "check-instrument", help="validate an instrument file; print JSON with its id, items and forms",

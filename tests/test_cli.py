@@ -589,3 +589,74 @@ def test_lda_solver_choices_match_engine():
     from llmvalues.discriminant import SOLVERS
 
     assert LDA_SOLVERS == SOLVERS
+
+
+# R 4.2.2 Patched: glm(chose_a ~ value_diff + model, binomial) on tests/data/dilemmas.csv gives a
+# value_diff coefficient of 0.783377339103952; sandwich 3.0-2 vcovCL(fit, cluster = ~dilemma,
+# type = "HC1") its standard error 0.115686508406991.
+DILEMMA_DATA = Path(__file__).parent / "data" / "dilemmas.csv"
+
+
+def dilemma_fit_call(capsys, *arguments):
+    from llmvalues.cli import main
+
+    status = main(["dilemma-fit", *map(str, arguments)])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_dilemma_fit_matches_r(capsys):
+    status, out, _ = dilemma_fit_call(capsys, "--data", DILEMMA_DATA, "--permutations", "19", "--seed", "3")
+    assert status == 0
+    output = json.loads(out)
+    assert output["side"]["slope"] == pytest.approx(0.783377339103952, abs=1e-6)
+    assert output["side"]["se_cluster"][1] == pytest.approx(0.115686508406991, abs=1e-6)
+    assert output["side"]["clusters"] == 24
+    assert output["strength"]["terms"][:5] == ["1|2", "2|3", "3|4", "4|5", "5|6"]
+    assert output["permutation"]["permutations"] == 19
+    assert output["permutation"]["shuffle"] == "dilemmas"
+
+
+DILEMMA_BAD_INPUTS = [
+    ("missing column", "model,trial,dilemma,chose_a\nm,1,d1,1\n", "column 'value_diff': missing"),
+    ("side coded 2", "model,trial,dilemma,value_diff,chose_a\nm,1,d1,0.5,2\n",
+     "column 'chose_a', row 2: invalid value 2: expected 0 or 1"),
+    ("text value difference", "model,trial,dilemma,value_diff,chose_a\nm,1,d1,high,1\n",
+     "column 'value_diff', row 2: invalid value 'high'"),
+    ("empty", "", "not a readable CSV"),
+]
+
+
+@pytest.mark.parametrize("name, text, message", DILEMMA_BAD_INPUTS, ids=[case[0] for case in DILEMMA_BAD_INPUTS])
+def test_dilemma_fit_bad_input(tmp_path, capsys, name, text, message):
+    path = tmp_path / "answers.csv"
+    path.write_text(text, encoding="utf-8")
+    status, out, err = dilemma_fit_call(capsys, "--data", path)
+    assert status == 2
+    assert out == ""
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_dilemma_fit_bad_confidence(tmp_path):
+    result = run("dilemma-fit", "--data", DILEMMA_DATA, "--confidence", "1.5")
+    assert result.returncode == 2
+    assert "must be a number between 0 and 1" in result.stderr
+
+
+def test_check_dilemmas_shipped_set(project_root):
+    result = run("check-dilemmas", project_root / "data" / "dilemmas" / "mental-health-v1.yaml")
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert output["dilemmas"] == 32
+    assert all(pair["opposing"] and pair["both_directions"] for pair in output["pairs"])
+
+
+def test_check_dilemmas_bad_file(tmp_path):
+    path = tmp_path / "set.csv"
+    path.write_text("id,setting,scenario,option_a,option_b,value_a,value_b,notes\n"
+                    "d1,,A case.,Do this.,Do that.,SDA,XYZ,\n", encoding="utf-8")
+    result = run("check-dilemmas", path)
+    assert result.returncode == 2
+    assert "line 2: value_b" in result.stderr
+    assert "XYZ" in result.stderr

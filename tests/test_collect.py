@@ -318,8 +318,11 @@ def test_ctrl_c_stops_with_one_line(tmp_path, project_root):
     shutil.copytree(project_root / "data" / "dilemmas", tmp_path / "data" / "dilemmas")
     params = (project_root / "params.yaml").read_text(encoding="utf-8").replace("seed: 20240601", "seed: 99")
     (tmp_path / "params.yaml").write_text(params, encoding="utf-8")
+    # A shell that starts the suite in the background makes its children ignore SIGINT, and Python
+    # then installs no KeyboardInterrupt handler: give the stage the default disposition back.
     process = subprocess.Popen([sys.executable, str(project_root / "stages" / "collect.py"), "smollm2-135m"],
-                               cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+                               cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     store = tmp_path / "data" / "store" / "smollm2-135m.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (store.exists() and store.read_text().count("\n") >= 2):
