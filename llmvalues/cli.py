@@ -7,6 +7,7 @@ scripts can rely on them. Errors go to standard error, one line, with exit statu
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import re
@@ -320,11 +321,14 @@ def _dilemma_fit(arguments: argparse.Namespace) -> int:
     from .dilemma_stats import fit_side_logit, fit_strength_ordinal, permutation_test_slope
 
     source = str(arguments.data)
-    table = _read_dilemma_answers(arguments.data)
+    table = _read_dilemma_answers(arguments.data, arguments.delimiter)
     output: dict = {}
-    fits = [("side", fit_side_logit(table, confidence=arguments.confidence, source=source))]
+    side = fit_side_logit(table, confidence=arguments.confidence, source=source)
+    fits = [("side", side)]
     if "strength" in table.columns:
-        fits.append(("strength", fit_strength_ordinal(table, confidence=arguments.confidence, source=source)))
+        # Strength is optional: rows without it still count for the side regression.
+        rated = table[table["strength"].notna()]
+        fits.append(("strength", fit_strength_ordinal(rated, confidence=arguments.confidence, source=source)))
     for name, fit in fits:
         output[name] = {
             "terms": list(fit.terms),
@@ -343,23 +347,37 @@ def _dilemma_fit(arguments: argparse.Namespace) -> int:
     if arguments.permutations:
         test = permutation_test_slope(table, permutations=arguments.permutations, seed=arguments.seed,
                                       shuffle=arguments.shuffle, source=source)
+        note = ""
+        if test.reason and arguments.shuffle == "dilemmas" and not math.isnan(side.slope):
+            # As the pipeline does: without every (model, trial, dilemma) row, shuffle rows within model.
+            note = f"whole dilemmas could not be shuffled ({test.reason}), so rows were shuffled within model"
+            test = permutation_test_slope(table, permutations=arguments.permutations, seed=arguments.seed,
+                                          shuffle="rows", source=source)
         output["permutation"] = {"p": _json_number(test.p), "permutations": test.permutations,
-                                 "shuffle": test.shuffle, "reason": test.reason}
+                                 "shuffle": test.shuffle, "reason": test.reason, "note": note}
     print(json.dumps(output, allow_nan=False))
     return 0
 
 
-def _read_dilemma_answers(path: Path) -> pd.DataFrame:
+def _read_dilemma_answers(path: Path, delimiter: str) -> pd.DataFrame:
     """Read a CSV of dilemma answers: one row per (model, trial, dilemma) answer."""
     if not path.is_file():
         raise InputError(str(path), None, "file not found", "check the path")
     try:
-        table = pd.read_csv(path, dtype={"model": str, "dilemma": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        with path.open(encoding="utf-8", newline="") as stream:
+            header = next(csv.reader(stream, delimiter=delimiter), [])
+        table = pd.read_csv(path, dtype={"model": str, "dilemma": str}, sep=delimiter)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as error:
         raise InputError(str(path), None, f"not a readable CSV ({' '.join(str(error).split())})",
                          "save it as UTF-8 CSV with a header row") from None
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise InputError(str(path), f"column '{repeated[0]}'", "given twice in the header", "keep one of them")
+    if len(header) == 1 and len(header[0]) > 1 and delimiter == ",":
+        raise InputError(str(path), "line 1", f"one column only ({header[0]!r})",
+                         "separate the columns with commas, or give the separator with --delimiter")
     # Index the rows by their line in the file (the header is line 1), so errors name the line.
-    table.index = pd.RangeIndex(2, len(table) + 2)
+    table.index = pd.RangeIndex(2, len(table) + 2, name="line")
     return table
 
 
@@ -559,7 +577,10 @@ def build_parser() -> argparse.ArgumentParser:
                              help="what the permutation test shuffles: whole dilemmas (default; needs one row per "
                                   "model, trial and dilemma) or rows within model")
     dilemma_fit.add_argument("--seed", type=_threshold(0, 2**32 - 1), default=0,
-                             help="seed of the permutations (default: 0)")
+                             help="seed of the permutations (default: 0); fits.csv of the dilemmas stage lists the "
+                                  "seed of each of its tests")
+    dilemma_fit.add_argument("--delimiter", type=_delimiter, default=",",
+                             help="field separator: one character, or tab (default: ,)")
     dilemma_fit.set_defaults(run=_dilemma_fit)
 
     check_dilemmas = commands.add_parser(

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import InputError
+from .records import validate_distribution
 from .parsing import AMBIGUOUS, COUNTED_STATUSES, REFUSAL, STATUSES, UNPARSEABLE, VALID, ParsedReply, parse_reply
 
 DILEMMAS = "dilemmas"  # the battery name in collected records
@@ -55,6 +56,8 @@ _NO_CHOICE_CUE = re.compile(
     r"\b(?:both|neither|none of (?:them|these|the two)|no preference|equally|"
     r"(?:can ?not|can't|cannot|could not|couldn't|won't|will not|unable to) (?:choose|decide|pick))\b"
 )
+
+_SIDE = re.compile(r"\boption\s+([ab])\b")
 
 CHOICE_COLUMNS = (
     "model", "trial", "dilemma", "value_a", "value_b", "attempt", "shown_order", "status", "rating",
@@ -92,11 +95,16 @@ def parse_dilemma_reply(text: str | None, *, finish_reason: str | None = None,
 
     The questionnaire's parser reads digits, number words and the scale's labels. A
     reply without a counted scale point that picks both options or neither gets
-    the status ``no_choice``.
+    the status ``no_choice``; one that names a single side ("option B") without a
+    scale point stays unparseable, because its strength would be a guess.
     """
     parsed = parse_reply(text, labels=DILEMMA_LABELS, finish_reason=finish_reason, error=error)
     if parsed.status not in (UNPARSEABLE, REFUSAL, AMBIGUOUS):
         return parsed
+    sides = set(_SIDE.findall(text.lower()))
+    if len(sides) == 1 and parsed.status == UNPARSEABLE:
+        # "Option B. Neither is perfect." picks a side, but without a scale point.
+        return ParsedReply(UNPARSEABLE, note="the reply names a side but gives no scale point")
     if _NO_CHOICE_CUE.search(text.lower()):
         note = "the reply picks both options or neither"
         if parsed.status == AMBIGUOUS:
@@ -129,7 +137,8 @@ def _distribution_point(record: dict[str, Any]) -> ParsedReply:
                        note=f"argmax of the digit distribution, digit mass {distribution['digit_mass']:.4g}")
 
 
-def validate_dilemma_record(record: dict[str, Any], source: str, where: str) -> None:
+def validate_dilemma_record(record: dict[str, Any], source: str, where: str,
+                            expected_set: str | None = None) -> None:
     """Check the fields that only dilemma records carry; raise InputError on the first problem."""
     def fail(name: str, problem: str) -> None:
         raise InputError(source, f"{where}: {name}", problem, "restore the file from git or re-run collect")
@@ -148,17 +157,24 @@ def validate_dilemma_record(record: dict[str, Any], source: str, where: str) -> 
     for name in ("reply", "finish_reason", "error"):
         if record[name] is not None and not isinstance(record[name], str):
             fail(name, "must be text or null")
-    if record["reply"] is None and record["error"] is None and not isinstance(record["distribution"], dict):
+    if record["reply"] is None and record["error"] is None and record["distribution"] is None:
         fail("distribution", "a record without a reply needs the digit distribution")
+    if record["distribution"] is not None:
+        validate_distribution(record["distribution"], fail)
+    if expected_set is not None and record["instrument"] != expected_set:
+        raise InputError(source, f"{where}: instrument",
+                         f"the record answers the dilemma set {record['instrument']!r} but params.yaml selects "
+                         f"{expected_set!r}", "re-run collect so that the view matches dilemmas.file")
 
 
 def choices_table(records_by_model: dict[str, list[dict[str, Any]]], values: dict[str, tuple[str, str]], *,
-                  sources: dict[str, str] | None = None) -> pd.DataFrame:
+                  sources: dict[str, str] | None = None, dilemma_set: str | None = None) -> pd.DataFrame:
     """Read every dilemma record into one row per (model, trial, dilemma, attempt).
 
-    ``values`` maps each dilemma id of the current set to (value of A, value of B).
-    Records of dilemmas not in the set are an error: the view must match the
-    current params. For each (model, trial, dilemma) one row is marked ``used``:
+    ``values`` maps each dilemma id of the current set to (value of A, value of B),
+    and ``dilemma_set`` is the set's id when records must match it. Records of
+    another set or of dilemmas not in the set are an error: the view must match
+    the current params. For each (model, trial, dilemma) one row is marked ``used``:
     the first counted attempt, or the last attempt when none counted.
     """
     rows = []
@@ -169,7 +185,7 @@ def choices_table(records_by_model: dict[str, list[dict[str, Any]]], values: dic
             if record["battery"] != DILEMMAS:
                 continue
             where = f"record {number}"
-            validate_dilemma_record(record, source, where)
+            validate_dilemma_record(record, source, where, dilemma_set)
             dilemma = record["dilemma"]
             if dilemma not in values:
                 raise InputError(source, f"{where}: dilemma", f"{dilemma!r} is not in the current dilemma set",

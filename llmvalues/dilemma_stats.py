@@ -179,7 +179,7 @@ class LeaveOneOut:
 
 @dataclass(frozen=True)
 class PermutationTest:
-    """A permutation test of the side-logit slope, ``value_diff`` shuffled within model.
+    """A permutation test of the side-logit slope: ``value_diff`` shuffled by row within model, or by dilemma.
 
     ``shuffle`` is the unit shuffled, ``"rows"`` or ``"dilemmas"``, and
     ``p`` is (1 + #{|b*| >= |b|}) / (1 + permutations). ``null_mean`` and ``null_sd``
@@ -400,7 +400,7 @@ def leave_one_dilemma_out(data: pd.DataFrame, *, source: str = DEFAULT_SOURCE) -
 def permutation_test_slope(data: pd.DataFrame, *, permutations: int, seed: int, shuffle: str = "rows",
                            value_diffs: pd.DataFrame | None = None,
                            source: str = DEFAULT_SOURCE) -> PermutationTest:
-    """Test the side-logit slope by shuffling ``value_diff`` within each model.
+    """Test the side-logit slope by shuffling ``value_diff`` among rows of a model, or among whole dilemmas.
 
     Shuffling within model keeps each model's own tendency and its set of
     ``value_diff`` values. The null hypothesis is that the sides are independent of
@@ -585,9 +585,9 @@ def _checked_table(data: pd.DataFrame, columns: tuple[str, ...], source: str) ->
         values = data[column]
         empty = values.isna().to_numpy()
         if empty.any():
-            raise InputError(source, f"column '{column}', row {values.index[empty.argmax()]!r}",
+            raise InputError(source, f"column '{column}', {values.index.name or 'row'} {values.index[empty.argmax()]}",
                              f"missing value ({empty.sum()} rows in all)",
-                             "drop rows without a value before calling the dilemma statistics")
+                             "fill in the value or leave out the rows without one")
         if column in ("model", "dilemma", "trial"):
             # Identifiers only group and label rows, so their text is all that counts.
             table[column] = values.astype(str)
@@ -613,7 +613,7 @@ def _checked_numbers(values: pd.Series, column: str, source: str) -> pd.Series:
         value = values.iloc[position]
         # str() of a numpy scalar is the plain number, where repr() adds "np.int64(...)".
         shown = repr(value) if isinstance(value, str) else str(value)
-        raise InputError(source, f"column '{column}', row {values.index[position]}",
+        raise InputError(source, f"column '{column}', {values.index.name or 'row'} {values.index[position]}",
                          f"invalid value {shown}: expected {expected}", fix)
     return numbers.astype(int) if column in ("strength", "chose_a", "chose_shown_first") else numbers.astype(float)
 

@@ -43,7 +43,7 @@ COEFFICIENT_COLUMNS = (
 FIT_COLUMNS = (
     "scope", "outcome", "n", "dilemmas", "slope", "se_cluster", "z", "p", "ci_low", "ci_high", "odds_ratio",
     "odds_ratio_low", "odds_ratio_high", "mcfadden_r2", "mcfadden_r2_value_diff", "lr_value_diff",
-    "lr_value_diff_p", "permutation_p", "permutations", "note",
+    "lr_value_diff_p", "permutation_p", "permutations", "permutation_seed", "note",
 )
 
 
@@ -64,13 +64,16 @@ class DilemmaStudy:
 def value_differences(choices: pd.DataFrame, scores: pd.DataFrame, predictor: str) -> pd.DataFrame:
     """Add ``value_diff`` to the counted answers; NaN where the model's scores are missing.
 
-    ``scores`` has one row per (model, trial) with ``<CODE>_centered`` columns. With
-    ``predictor="profile"`` every trial of a model gets the model's mean centered
-    score per value (over the trials where that value could be scored).
+    The difference of two centered scores of one trial equals the difference of
+    their raw scores, because both subtract the same MRAT. It is computed from the
+    ``<CODE>_raw`` columns of ``scores`` (one row per model and trial), so a trial
+    with too few valid items for MRAT still has value differences. With
+    ``predictor="profile"`` every trial of a model gets the difference of the
+    model's mean scores over the trials where each value could be scored.
     """
     if predictor not in PREDICTORS:
         raise ValueError(f"predictor must be one of {', '.join(PREDICTORS)}, got {predictor!r}")
-    columns = [f"{code}_centered" for code in CIRCLE_ORDER]
+    columns = [f"{code}_raw" for code in CIRCLE_ORDER]
     if predictor == "trial":
         lookup = scores.set_index(["model", "trial"])[columns]
         keys = pd.MultiIndex.from_frame(choices[["model", "trial"]])
@@ -116,6 +119,10 @@ def analyze_dilemmas(choices: pd.DataFrame, scores: pd.DataFrame, models: list[s
     ``trials`` the number of trials each model was asked (``collect.trials``), so
     that answers never collected count as missing.
     """
+    missing = [f"{code}_raw" for code in CIRCLE_ORDER if f"{code}_raw" not in scores.columns]
+    if missing:
+        raise InputError("data/scores/values.csv", f"column '{missing[0]}'", "missing column",
+                         "run the score stage again: dvc repro score")
     for model in models:
         if not (choices["model"] == model).any():
             raise InputError(f"data/raw/{model}.jsonl", None, f"no dilemma answers for model '{model}'",
@@ -135,6 +142,8 @@ def analyze_dilemmas(choices: pd.DataFrame, scores: pd.DataFrame, models: list[s
         per_model_fits[model] = _fit_scope(model, rows, cells, confidence, permutations, seed, fit_rows,
                                            coefficient_rows)
     fits = pd.DataFrame(fit_rows, columns=list(FIT_COLUMNS))
+    # Nullable integers, so that a seed is written whole and not as a rounded float.
+    fits["permutation_seed"] = fits["permutation_seed"].astype("Int64")
     coefficients = pd.concat(coefficient_rows, ignore_index=True)[list(COEFFICIENT_COLUMNS)]
 
     lodo = leave_one_dilemma_out(analysed) if len(analysed) else None
@@ -211,6 +220,7 @@ def _fit_row(scope: str, outcome: str, fit: SlopeFit, test: PermutationTest | No
         "lr_value_diff_p": fit.lr_value_diff_p,
         "permutation_p": test.p if test is not None else float("nan"),
         "permutations": test.permutations if test is not None else 0,
+        "permutation_seed": test.seed if test is not None else None,
         "note": "; ".join(notes),
     }
 

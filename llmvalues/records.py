@@ -9,7 +9,7 @@ model                the model's slug in params.yaml
 provider             llama_cpp, openai, anthropic or openai_compatible
 model_requested      the model id sent to the provider
 model_returned       the model id the provider reported
-battery              ``pvq`` for the questionnaire (dilemmas use their own)
+battery              ``pvq`` for the questionnaire, ``dilemmas`` for the dilemmas
 mode                 ``item`` (one item per request) or ``block`` (a whole trial)
 answer_mode          ``text`` or ``logprobs``
 template             id of the prompt template
@@ -53,6 +53,8 @@ RECORD_FIELDS = (
     "latency_s", "cost_usd", "requested_at", "received_at", "error", "package_version",
 )
 QUESTIONNAIRE = "pvq"
+# The questionnaire and the dilemmas (``llmvalues.dilemma_answers.DILEMMAS``).
+BATTERIES = (QUESTIONNAIRE, "dilemmas")
 MODES = ("item", "block")
 ANSWER_MODES = ("text", "logprobs")
 DIGITS = tuple(str(point) for point in range(SCALE_MIN, SCALE_MAX + 1))
@@ -111,8 +113,8 @@ def validate_record(record: Any, source: str, where: str, model: str) -> None:
         fail("key", "must be non-empty text")
     if record["model"] != model:
         fail("model", f"is {record['model']!r} but this is the view of model {model!r}")
-    if not isinstance(record["battery"], str):
-        fail("battery", "must be text")
+    if record["battery"] not in BATTERIES:
+        fail("battery", f"must be one of {', '.join(BATTERIES)}, got {record['battery']!r}")
     if record["battery"] != QUESTIONNAIRE:
         return  # other batteries (dilemmas) are validated by their own stage
     if record["mode"] not in MODES:
@@ -142,14 +144,15 @@ def validate_record(record: Any, source: str, where: str, model: str) -> None:
         if record[name] is not None and not isinstance(record[name], str):
             fail(name, "must be text or null")
     if record["distribution"] is not None:
-        _validate_distribution(record["distribution"], fail)
+        validate_distribution(record["distribution"], fail)
 
 
 def _is_item_number(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= N_ITEMS
 
 
-def _validate_distribution(distribution: Any, fail) -> None:
+def validate_distribution(distribution: Any, fail) -> None:
+    """Check a digit distribution's fields; call ``fail(field, problem)`` on the first problem."""
     if not isinstance(distribution, dict):
         fail("distribution", "must be an object with probabilities, digit_mass, mean and argmax")
     probabilities = distribution.get("probabilities")

@@ -23,25 +23,33 @@ PREDICTOR_TEXT = {
 
 
 def dilemma_section(metrics: dict[str, Any], fits: pd.DataFrame, per_model: pd.DataFrame, models: list[str], *,
-                    settings: dict[str, Any], set_name: str, set_original: bool, opposing_pairs: int) -> Section:
+                    settings: dict[str, Any], set_name: str, set_original: bool, set_validated: bool, pairs: int,
+                    opposing_pairs: int) -> Section:
     """Assemble the section from the dilemmas stage's metrics and tables.
 
-    ``settings`` is the dilemmas section of params.yaml; ``opposing_pairs`` counts the
-    value pairs of the set that come from opposing higher-order groups.
+    ``settings`` is the dilemmas section of params.yaml; ``pairs`` counts the value
+    pairs of the dilemma set and ``opposing_pairs`` those whose values come from
+    opposing higher-order groups.
     """
     confidence = settings["confidence"]
     level = f"{100 * confidence:g}%"
-    origin = ("written for this project; they have not been validated" if set_original
-              else "from a file supplied by the user")
+    validation = "validated" if set_validated else "not validated"
+    origin = f"written for this project, {validation}" if set_original else f"supplied by the user, {validation}"
+    if opposing_pairs == pairs:
+        conflict = (f"a value from the opposing side of the circle ({_count(pairs, 'value pair')}, all from opposing "
+                    "higher-order groups)")
+    else:
+        conflict = (f"another value ({_count(pairs, 'value pair')}, {opposing_pairs} of them from opposing "
+                    "higher-order groups)")
     blocks: list[Any] = [Paragraph(
-        f"Each model answered {metrics['dilemmas']} mental-health dilemmas ({set_name}, {origin}) in each of "
-        f"{metrics['trials']} trials. In each dilemma option A serves one value and option B a value from the "
-        f"opposing side of the circle ({opposing_pairs} pairs from opposing higher-order groups). The model answered "
-        "on a 6-point scale from \"definitely option A\" to \"definitely option B\". The order in which the options "
-        "were shown alternated over trials, and every result below is in the file's terms: option A is the "
-        "dataset's first option wherever it was shown. The predictor is the value difference, the centered score "
-        f"of option A's value minus that of option B's value, from {PREDICTOR_TEXT[settings['predictor']]}. A "
-        "positive slope means that the model takes the side of the value it rates higher.")]
+        f"Each model answered {_count(metrics['dilemmas'], 'dilemma')} ({set_name}, {origin}) in each of "
+        f"{_count(metrics['trials'], 'trial')}. In each dilemma option A serves one value and option B {conflict}. "
+        "The model answered on a 6-point scale from \"definitely option A\" to \"definitely option B\". The order "
+        "in which the options were shown alternated over trials, and every result below is in the file's terms: "
+        "option A is the dataset's first option wherever it was shown. The predictor is the value difference, the "
+        f"centered score of option A's value minus that of option B's value, from "
+        f"{PREDICTOR_TEXT[settings['predictor']]}. A positive slope means that the model takes the side of the "
+        "value it rates higher.")]
     blocks += _answers(per_model)
     blocks += _regressions(metrics, fits, models, level, settings["permutations"])
     blocks += _consistency(per_model, level)
@@ -52,7 +60,7 @@ def dilemma_section(metrics: dict[str, Any], fits: pd.DataFrame, per_model: pd.D
         alt="Scatter plot of the side chosen against the value difference, with one fitted curve per model.",
         key=DILEMMA_FIGURE_KEY,
     ))
-    return Section("Mental-health dilemmas", blocks)
+    return Section("Dilemmas: do value profiles predict choices?", blocks)
 
 
 def _answers(per_model: pd.DataFrame) -> list[Any]:
@@ -169,6 +177,10 @@ def _verdict(fits: pd.DataFrame) -> str:
 def _p_phrase(value: float) -> str:
     text = format_p(value)
     return text if text.startswith("<") else f"= {text}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _share(value: Any, low: Any, high: Any, *, percent: bool = True) -> str:

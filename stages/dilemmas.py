@@ -34,7 +34,8 @@ def main() -> None:
     values = {dilemma.id: (dilemma.value_a, dilemma.value_b) for dilemma in dilemma_set.dilemmas}
     paths = {model: RAW_DIR / f"{model}.jsonl" for model in models}
     records = {model: list(read_records(path, model)) for model, path in paths.items()}
-    choices = choices_table(records, values, sources={model: str(path) for model, path in paths.items()})
+    choices = choices_table(records, values, sources={model: str(path) for model, path in paths.items()},
+                            dilemma_set=dilemma_set.id)
     study = analyze_dilemmas(choices, read_scores(SCORES), models, dilemma_set,
                              trials=params["collect"]["trials"], predictor=settings["predictor"],
                              confidence=settings["confidence"], permutations=settings["permutations"],

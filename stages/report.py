@@ -81,7 +81,7 @@ def main() -> None:
     dilemma_fits = read_table(DILEMMA_TABLES / "fits.csv", "dilemmas")
     dilemma_models = read_table(DILEMMA_TABLES / "models.csv", "dilemmas")
     dilemma_set = load_dilemma_set(params["dilemmas"]["file"])
-    opposing_pairs = sum(1 for row in pair_coverage(dilemma_set) if row["opposing"])
+    pairs = pair_coverage(dilemma_set)
 
     models = list(params["models"])
     profiles = summarize_profiles(scores, models)
@@ -119,7 +119,8 @@ def main() -> None:
             structure_section(structure, models, POOLED),
             dilemma_section(dilemmas, dilemma_fits, dilemma_models, models, settings=params["dilemmas"],
                             set_name=dilemma_set.name, set_original=dilemma_set.original,
-                            opposing_pairs=opposing_pairs),
+                            set_validated=dilemma_set.validated, pairs=len(pairs),
+                            opposing_pairs=sum(1 for row in pairs if row["opposing"])),
         ],
     )
 

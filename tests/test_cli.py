@@ -620,10 +620,15 @@ def test_dilemma_fit_matches_r(capsys):
 DILEMMA_BAD_INPUTS = [
     ("missing column", "model,trial,dilemma,chose_a\nm,1,d1,1\n", "column 'value_diff': missing"),
     ("side coded 2", "model,trial,dilemma,value_diff,chose_a\nm,1,d1,0.5,2\n",
-     "column 'chose_a', row 2: invalid value 2: expected 0 or 1"),
+     "column 'chose_a', line 2: invalid value 2: expected 0 or 1"),
     ("text value difference", "model,trial,dilemma,value_diff,chose_a\nm,1,d1,high,1\n",
-     "column 'value_diff', row 2: invalid value 'high'"),
+     "column 'value_diff', line 2: invalid value 'high'"),
     ("empty", "", "not a readable CSV"),
+    ("repeated column", "model,trial,dilemma,value_diff,chose_a,chose_a\nm,1,d1,0.5,1,0\n",
+     "column 'chose_a': given twice in the header"),
+    ("semicolons", "model;trial;dilemma;value_diff;chose_a\nm;1;d1;0.5;1\n", "give the separator with --delimiter"),
+    ("empty side", "model,trial,dilemma,value_diff,chose_a\nm,1,d1,0.5,1\nm,1,d2,0.5,\n",
+     "column 'chose_a', line 3: missing value"),
 ]
 
 
@@ -660,3 +665,18 @@ def test_check_dilemmas_bad_file(tmp_path):
     assert result.returncode == 2
     assert "line 2: value_b" in result.stderr
     assert "XYZ" in result.stderr
+
+
+def test_dilemma_fit_partial_strength_and_fallback(tmp_path, capsys):
+    table = pd.read_csv(DILEMMA_DATA)
+    table.loc[::7, "strength"] = None
+    table = table.drop(index=[3, 50])  # two answers without a scale point
+    path = tmp_path / "answers.csv"
+    table.to_csv(path, index=False, sep=";")
+    status, out, err = dilemma_fit_call(capsys, "--data", path, "--delimiter", ";", "--permutations", "9")
+    assert status == 0, err
+    output = json.loads(out)
+    assert output["side"]["n"] == len(table)
+    assert output["strength"]["n"] == int(table["strength"].notna().sum())
+    assert output["permutation"]["shuffle"] == "rows"
+    assert "whole dilemmas could not be shuffled" in output["permutation"]["note"]

@@ -73,7 +73,9 @@ def test_parse_both_or_neither(text):
 
 
 @pytest.mark.parametrize("text, status", [
-    ("Option A", UNPARSEABLE), ("3 or 4", AMBIGUOUS), ("", EMPTY), (None, EMPTY),
+    ("Option A", UNPARSEABLE), ("I would choose option B. Neither is perfect.", UNPARSEABLE),
+    ("Option A, although both have merit.", UNPARSEABLE),
+    ("I cannot choose between option A and option B.", NO_CHOICE), ("3 or 4", AMBIGUOUS), ("", EMPTY), (None, EMPTY),
 ])
 def test_parse_other_statuses(text, status):
     assert parse_dilemma_reply(text).status == status
@@ -167,3 +169,26 @@ def test_status_counts_and_counted_choices():
     counted = counted_choices(table)
     assert counted["strength"].tolist() == [5, 1]
     assert pd.api.types.is_integer_dtype(counted["chose_a"])
+
+
+@pytest.mark.parametrize("distribution, message", [
+    ({}, "distribution.probabilities"),
+    ({"probabilities": {str(d): 1 / 6 for d in range(1, 7)}, "digit_mass": 0.9, "mean": 3.5, "argmax": 9},
+     "distribution.argmax"),
+])
+def test_choices_table_bad_distribution(distribution, message):
+    bad = record(reply=None, answer_mode="logprobs", distribution=distribution)
+    with pytest.raises(InputError, match=f"data/raw/m.jsonl: record 1: {message}"):
+        choices_table({"m": [bad]}, VALUES, sources={"m": "data/raw/m.jsonl"})
+
+
+def test_choices_table_other_dilemma_set():
+    with pytest.raises(InputError, match="answers the dilemma set 'set-v1' but params.yaml selects 'set-v2'"):
+        choices_table({"m": [record()]}, VALUES, dilemma_set="set-v2")
+
+
+def test_record_with_unknown_battery():
+    from llmvalues.records import validate_record
+
+    with pytest.raises(InputError, match="battery: must be one of pvq, dilemmas, got 'dilemma'"):
+        validate_record(record(battery="dilemma"), "data/raw/m.jsonl", "line 3", "m")

@@ -36,7 +36,9 @@ def scores_table(models, trials, seed=0):
         for trial in range(1, trials + 1):
             centered = rng.normal(0, 1, len(CIRCLE_ORDER))
             centered -= centered.mean()
+            mrat = rng.uniform(2, 5)
             row = {"model": model, "trial": trial}
+            row.update({f"{code}_raw": value + mrat for code, value in zip(CIRCLE_ORDER, centered)})
             row.update({f"{code}_centered": value for code, value in zip(CIRCLE_ORDER, centered)})
             rows.append(row)
     return pd.DataFrame(rows)
@@ -81,13 +83,13 @@ def test_value_difference_from_the_profile():
     scores = scores_table(["m"], 3)
     choices = choices_from(scores, dilemma_set(2), slope=1.0)
     table = value_differences(choices, scores, "profile")
-    expected = scores["SDA_centered"].mean() - scores["COR_centered"].mean()
+    expected = scores["SDA_raw"].mean() - scores["COR_raw"].mean()
     assert (table[table["dilemma"] == "d01"]["value_diff"] - expected).abs().max() < 1e-12
 
 
 def test_missing_scores_leave_answers_out():
     scores = scores_table(["m", "n"], 6)
-    scores.loc[0, "SDA_centered"] = math.nan
+    scores.loc[0, "SDA_raw"] = math.nan
     dilemmas = dilemma_set()
     study = analyze(choices_from(scores, dilemmas, slope=1.0), scores, ["m", "n"], dilemmas)
     row = study.per_model.set_index("model").loc["m"]
@@ -171,7 +173,8 @@ def test_report_section_shows_tables_and_figure():
     study = analyze(choices_from(scores, dilemmas, slope=1.0), scores, ["m", "n"], dilemmas)
     settings = {"predictor": "trial", "confidence": 0.95, "permutations": 99}
     section = dilemma_section(study.metrics, study.fits, study.per_model, ["m", "n"], settings=settings,
-                              set_name="test set", set_original=True, opposing_pairs=8)
+                              set_name="test set", set_original=True, set_validated=False, pairs=8,
+                              opposing_pairs=8)
     tables = [block for block in section.blocks if hasattr(block, "rows")]
     assert len(tables) == 3
     assert [row[0] for row in tables[0].rows] == ["m", "n"]
@@ -212,3 +215,25 @@ def test_verdict_follows_the_p_values(p, permutation_p, expected):
 
     fits = pd.DataFrame([{"scope": POOLED, "outcome": "side", "slope": 0.5, "p": p, "permutation_p": permutation_p}])
     assert expected in _verdict(fits)
+
+
+def test_report_section_describes_a_user_set():
+    scores = scores_table(["m"], 2)
+    dilemmas = dilemma_set(2)
+    study = analyze(choices_from(scores, dilemmas, slope=1.0), scores, ["m"], dilemmas, permutations=0)
+    settings = {"predictor": "profile", "confidence": 0.9, "permutations": 0}
+    section = dilemma_section(study.metrics, study.fits, study.per_model, ["m"], settings=settings,
+                              set_name="my set", set_original=False, set_validated=True, pairs=2, opposing_pairs=1)
+    opening = section.blocks[0].text
+    assert "supplied by the user, validated" in opening
+    assert "another value (2 value pairs, 1 of them from opposing higher-order groups)" in opening
+    assert "in each of 2 trials" in opening
+    assert "mean centered profile" in opening
+
+
+def test_value_difference_needs_no_mrat():
+    scores = scores_table(["m"], 2)
+    scores[[f"{code}_centered" for code in CIRCLE_ORDER]] = math.nan  # too few valid items for MRAT
+    table = value_differences(choices_from(scores_table(["m"], 2), dilemma_set(2), slope=1.0), scores, "trial")
+    row = scores.iloc[0]
+    assert table.iloc[0]["value_diff"] == pytest.approx(row["SDA_raw"] - row["COR_raw"])
