@@ -203,23 +203,28 @@ class PermutationTest:
 
 
 def fit_side_logit(data: pd.DataFrame, *, confidence: float = DEFAULT_CONFIDENCE,
-                   source: str = DEFAULT_SOURCE) -> SlopeFit:
+                   source: str = DEFAULT_SOURCE, covariates: tuple[str, ...] = ()) -> SlopeFit:
     """Fit the logistic regression ``chose_a ~ value_diff + model`` with dilemma-clustered errors.
 
     Parameters
     ----------
     data : DataFrame
-        Columns ``model``, ``dilemma``, ``value_diff`` and ``chose_a`` (see the module).
+        Columns ``model``, ``dilemma``, ``value_diff`` and ``chose_a`` (see the module),
+        and the ``covariates``.
     confidence : float
         Level of the slope's Wald interval, between 0 and 1.
     source : str
         Name of the data in error messages, such as the file it came from.
+    covariates : tuple of str
+        Numeric columns added after the model terms, such as the shown order for a
+        position-adjusted slope. ``loglik_models`` then includes them, so the pseudo-R2
+        and likelihood-ratio test of ``value_diff`` are beyond the models and covariates.
 
     Returns
     -------
     SlopeFit
-        Terms ``(Intercept)``, ``value_diff`` and ``model[<name>]`` for each model but the
-        reference. With one model there is no model term.
+        Terms ``(Intercept)``, ``value_diff``, ``model[<name>]`` for each model but the
+        reference (none with one model), then the covariates.
 
     Raises
     ------
@@ -228,9 +233,12 @@ def fit_side_logit(data: pd.DataFrame, *, confidence: float = DEFAULT_CONFIDENCE
         ``confidence`` is not between 0 and 1.
     """
     _check_confidence(confidence)
-    table = _checked_table(data, ("model", "dilemma", "value_diff", "chose_a"), source)
+    table = _checked_table(data, ("model", "dilemma", "value_diff", "chose_a", *covariates), source)
     models = tuple(sorted(table["model"].unique()))
     predictors, names = _predictors(table, models)
+    if covariates:
+        predictors = np.column_stack([predictors, table[list(covariates)].to_numpy(dtype=float)])
+        names = (*names, *covariates)
     terms = (INTERCEPT, *names)
     outcome = table["chose_a"].to_numpy(dtype=float)
 
@@ -254,6 +262,13 @@ def fit_side_logit(data: pd.DataFrame, *, confidence: float = DEFAULT_CONFIDENCE
     bread = np.asarray(result.cov_params(), dtype=float)
     scores = (outcome - result.predict())[:, None] * design
     loglik_models = _binary_loglik_by_group(outcome, table["model"].to_numpy())
+    if covariates:
+        # The fit without value_diff: the models and the covariates alone.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            without = sm.Logit(outcome, np.delete(design, 1, axis=1)).fit(
+                method="newton", maxiter=_NEWTON_MAX_ITERATIONS, tol=1e-12, disp=False)
+        loglik_models = float(without.llf) if without.mle_retvals.get("converged", False) else _NAN
     loglik_null = _binary_loglik_by_group(outcome, np.zeros(len(outcome)))
     return _assemble_fit(SlopeFit, terms, coef, bread, scores, table, models, confidence,
                          float(result.llf), loglik_null, loglik_models, {})

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from .dilemma_answers import DILEMMA_STATUSES, NO_CHOICE, counted_choices, status_counts
+from .dilemma_answers import DILEMMA_STATUSES, FILE_ORDER, NO_CHOICE, counted_choices, status_counts
 from .dilemma_stats import (
     INTERCEPT, SLOPE, LeaveOneOut, PermutationTest, SlopeFit, fit_side_logit, fit_strength_ordinal,
     leave_one_dilemma_out, permutation_test_slope, position_bias, profile_consistency,
@@ -29,6 +29,8 @@ from .errors import InputError
 from .values import CIRCLE_ORDER
 
 PREDICTORS = ("trial", "profile")
+# The side regression with each model's position effect as covariates.
+POSITION_ADJUSTED = "side_position_adjusted"
 POOLED = "all_models"
 CURVE_POINTS = 101
 
@@ -174,6 +176,8 @@ def _fit_scope(scope: str, rows: pd.DataFrame, cells: pd.DataFrame, confidence: 
     """
     side = fit_side_logit(rows, confidence=confidence)
     strength = fit_strength_ordinal(rows, confidence=confidence)
+    positioned, covariates = _with_position(rows)
+    adjusted = fit_side_logit(positioned, confidence=confidence, covariates=covariates)
     test = None
     if permutations > 0 and not math.isnan(side.slope):
         # A seed per scope, from its name, so that adding a model changes no other model's test.
@@ -182,12 +186,26 @@ def _fit_scope(scope: str, rows: pd.DataFrame, cells: pd.DataFrame, confidence: 
                                       value_diffs=cells)
         if test.reason:
             test = permutation_test_slope(rows, permutations=permutations, seed=scope_seed, shuffle="rows")
-    for outcome, fit in (("side", side), ("strength", strength)):
+    for outcome, fit in (("side", side), ("strength", strength), (POSITION_ADJUSTED, adjusted)):
         fit_rows.append(_fit_row(scope, outcome, fit, test if outcome == "side" else None, permutations))
         terms = fit.table().assign(scope=scope, outcome=outcome, n=fit.n, dilemmas=fit.n_clusters,
                                    note=fit.reason)
         coefficient_rows.append(terms)
-    return {"side": side, "strength": strength, "permutation": test}
+    return {"side": side, "strength": strength, POSITION_ADJUSTED: adjusted, "permutation": test}
+
+
+def _with_position(rows: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Add a column per model that is 1 where that model was shown option A first.
+
+    With these covariates the side regression gives each model its own position
+    effect, so the slope is the value effect at a fixed shown order.
+    """
+    shown_first = (rows["shown_order"] == FILE_ORDER).astype(float)
+    models = sorted(rows["model"].unique())
+    if len(models) <= 1:
+        return rows.assign(a_shown_first=shown_first), ("a_shown_first",)
+    columns = {f"a_shown_first[{model}]": shown_first * (rows["model"] == model) for model in models}
+    return rows.assign(**columns), tuple(columns)
 
 
 def _fit_row(scope: str, outcome: str, fit: SlopeFit, test: PermutationTest | None,
@@ -320,6 +338,7 @@ def _metrics(pooled: dict[str, Any], per_model_fits: dict[str, dict[str, Any]], 
             "position_bias_p": row["position_p"],
             "side": _fit_metrics(per_model_fits[model]["side"]),
             "strength": _fit_metrics(per_model_fits[model]["strength"]),
+            POSITION_ADJUSTED: _fit_metrics(per_model_fits[model][POSITION_ADJUSTED]),
             "permutation_p": permutation_p(per_model_fits[model]),
         }
     return {
@@ -328,6 +347,7 @@ def _metrics(pooled: dict[str, Any], per_model_fits: dict[str, dict[str, Any]], 
         "pooled": {
             "side": _fit_metrics(pooled["side"]),
             "strength": _fit_metrics(pooled["strength"]),
+            POSITION_ADJUSTED: _fit_metrics(pooled[POSITION_ADJUSTED]),
             "permutation_p": permutation_p(pooled),
             "lodo_accuracy": lodo.accuracy if lodo is not None else None,
             "lodo_baseline_accuracy": lodo.baseline_accuracy if lodo is not None else None,

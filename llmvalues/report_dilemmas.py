@@ -15,6 +15,7 @@ from .report_format import MISSING, format_number, format_p, format_percent
 
 DILEMMA_FIGURE_KEY = "dilemmas/choices"
 POOLED = "all_models"
+POSITION_ADJUSTED = "side_position_adjusted"  # the fits.csv outcome of llmvalues.dilemma_study
 ALPHA = 0.05
 PREDICTOR_TEXT = {
     "trial": "the model's centered scores in the same trial",
@@ -88,7 +89,8 @@ def _regressions(metrics: dict[str, Any], fits: pd.DataFrame, models: list[str],
                  permutations: int) -> list[Any]:
     rows = []
     for scope in [POOLED] + models:
-        for outcome, label in (("side", "side (logit)"), ("strength", "strength (ordinal)")):
+        for outcome, label in (("side", "side (logit)"), ("strength", "strength (ordinal)"),
+                               (POSITION_ADJUSTED, "side, position-adjusted (logit)")):
             match = fits[(fits["scope"] == scope) & (fits["outcome"] == outcome)]
             if match.empty:
                 continue
@@ -121,7 +123,10 @@ def _regressions(metrics: dict[str, Any], fits: pd.DataFrame, models: list[str],
             "sandwich::vcovCL with type HC1 and Stata compute it); z tests and the "
             f"{level} intervals of the odds ratio use them. Few dilemmas make clustered errors somewhat too "
             f"small. {permutation_text} The pseudo-R2 column is McFadden's R2 of the value difference beyond the "
-            "model terms: 1 minus the log-likelihood ratio of the fits with and without it."),
+            "model terms: 1 minus the log-likelihood ratio of the fits with and without it. The position-adjusted "
+            "rows add, for each model, whether option A was shown first: alternating the order keeps a position "
+            "bias from biasing the slope, but a strong bias left out of a logistic model shrinks it towards 0, so "
+            "this row is the slope at a fixed shown order."),
         Table(["scope", "outcome", "n", "slope", "SE (clustered)", f"odds ratio [{level} CI]", "p",
                "permutation p", "pseudo-R2", "note"], rows,
               [False, False, True, True, True, True, True, True, True, False]),

@@ -898,3 +898,20 @@ def test_position_bias_needs_its_column(dilemmas):
 def test_position_bias_rejects_non_binary():
     with pytest.raises(InputError, match="expected 0 or 1"):
         position_bias(pd.DataFrame({"model": ["a", "a"], "chose_shown_first": [1, 3]}))
+
+
+def test_logit_covariates_match_statsmodels(dilemmas):
+    table = dilemmas.assign(extra=(dilemmas["trial"] % 2).astype(float))
+    fit = fit_side_logit(table, covariates=("extra",))
+    design = np.column_stack([np.ones(len(table)), table["value_diff"],
+                              (table["model"] == "m2").astype(float), (table["model"] == "m3").astype(float),
+                              table["extra"]])
+    reference = sm.Logit(table["chose_a"].to_numpy(), design).fit(disp=False, tol=1e-12)
+    assert fit.terms[-1] == "extra"
+    assert np.allclose(fit.coef, reference.params, atol=1e-8)
+    without = sm.Logit(table["chose_a"].to_numpy(), np.delete(design, 1, axis=1)).fit(disp=False, tol=1e-12)
+    assert fit.loglik_models == pytest.approx(without.llf, abs=1e-8)
+
+
+def test_logit_without_covariates_unchanged(dilemmas, side):
+    assert np.array_equal(fit_side_logit(dilemmas, covariates=()).coef, side.coef)

@@ -103,14 +103,15 @@ def test_missing_scores_leave_answers_out():
 def test_known_slope_is_recovered():
     scores = scores_table(["m", "n"], 10)
     dilemmas = dilemma_set()
-    study = analyze(analyze_choices := choices_from(scores, dilemmas, slope=1.5), scores, ["m", "n"], dilemmas)
+    choices = choices_from(scores, dilemmas, slope=1.5)
+    study = analyze(choices, scores, ["m", "n"], dilemmas)
     pooled = study.fits[(study.fits["scope"] == POOLED) & (study.fits["outcome"] == "side")].iloc[0]
     assert pooled["ci_low"] < 1.5 < pooled["ci_high"]
     assert pooled["permutation_p"] < 0.05
     assert study.metrics["pooled"]["lodo_accuracy"] > study.metrics["pooled"]["lodo_baseline_accuracy"]
     consistency = study.per_model.set_index("model")["consistency_share"]
     assert (consistency > 0.6).all()
-    assert len(analyze_choices) == 2 * 10 * 16
+    assert len(choices) == 2 * 10 * 16
 
 
 def test_always_first_shows_position_bias_and_no_effect():
@@ -178,7 +179,7 @@ def test_report_section_shows_tables_and_figure():
     tables = [block for block in section.blocks if hasattr(block, "rows")]
     assert len(tables) == 3
     assert [row[0] for row in tables[0].rows] == ["m", "n"]
-    assert len(tables[1].rows) == 6  # pooled and two models, side and strength
+    assert len(tables[1].rows) == 9  # pooled and two models: side, strength, position-adjusted side
     assert any(getattr(block, "key", None) == "dilemmas/choices" for block in section.blocks)
 
 
@@ -237,3 +238,20 @@ def test_value_difference_needs_no_mrat():
     table = value_differences(choices_from(scores_table(["m"], 2), dilemma_set(2), slope=1.0), scores, "trial")
     row = scores.iloc[0]
     assert table.iloc[0]["value_diff"] == pytest.approx(row["SDA_raw"] - row["COR_raw"])
+
+
+def test_position_adjusted_slope_removes_position_confound():
+    # A model that follows position in half the answers and its values in the other half.
+    scores = scores_table(["m", "n"], 10)
+    dilemmas = dilemma_set()
+    choices = choices_from(scores, dilemmas, slope=1.5)
+    follower = choices_from(scores, dilemmas, slope=0.0, always_first=True)
+    mixed = pd.concat([choices[choices["trial"] <= 5], follower[follower["trial"] > 5]], ignore_index=True)
+    study = analyze(mixed, scores, ["m", "n"], dilemmas, permutations=0)
+    fits = study.fits.set_index(["scope", "outcome"])
+    adjusted = fits.loc[(POOLED, "side_position_adjusted")]
+    plain = fits.loc[(POOLED, "side")]
+    assert adjusted["slope"] > plain["slope"]
+    terms = set(study.coefficients[study.coefficients["outcome"] == "side_position_adjusted"]["term"])
+    assert {"a_shown_first[m]", "a_shown_first[n]"} <= terms
+    assert study.metrics["pooled"]["side_position_adjusted"]["fitted"] is True
