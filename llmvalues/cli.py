@@ -373,9 +373,10 @@ def _read_dilemma_answers(path: Path, delimiter: str) -> pd.DataFrame:
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise InputError(str(path), f"column '{repeated[0]}'", "given twice in the header", "keep one of them")
-    if len(header) == 1 and len(header[0]) > 1 and delimiter == ",":
-        raise InputError(str(path), "line 1", f"one column only ({header[0]!r})",
-                         "separate the columns with commas, or give the separator with --delimiter")
+    if len(header) == 1:
+        shown = "tab" if delimiter == "\t" else repr(delimiter)
+        raise InputError(str(path), "line 1", f"one column only ({header[0]!r}) with the separator {shown}",
+                         "give the file's separator with --delimiter (default: ,)")
     # Index the rows by their line in the file (the header is line 1), so errors name the line.
     table.index = pd.RangeIndex(2, len(table) + 2, name="line")
     return table

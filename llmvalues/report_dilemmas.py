@@ -110,11 +110,13 @@ def _regressions(metrics: dict[str, Any], fits: pd.DataFrame, models: list[str],
     pooled = metrics["pooled"]
     accuracy = pooled.get("lodo_accuracy")
     baseline = pooled.get("lodo_baseline_accuracy")
-    permutation_text = (f"The permutation p value comes from {permutations} permutations of the dilemmas: each "
-                        "answer takes the value difference its model had, in that trial, on another dilemma, and "
-                        "the side regression is refitted. This keeps the clustering of answers by dilemma, and "
-                        "with few dilemmas it is the safer p value." if permutations else "No permutation test was run (dilemmas.permutations "
-                        "is 0).")
+    if permutations:
+        permutation_text = (f"The permutation p value comes from {permutations} permutations of the dilemmas: each "
+                            "answer takes the value difference its model had, in that trial, on another dilemma, "
+                            "and the side regression is refitted. This keeps the clustering of answers by dilemma, "
+                            "and with few dilemmas it is the safer p value.")
+    else:
+        permutation_text = "No permutation test was run (dilemmas.permutations is 0)."
     blocks: list[Any] = [
         Paragraph(
             "Regressions of the side taken (logistic) and of the strength of the preference (cumulative logit, 6 = "
@@ -123,10 +125,13 @@ def _regressions(metrics: dict[str, Any], fits: pd.DataFrame, models: list[str],
             "sandwich::vcovCL with type HC1 and Stata compute it); z tests and the "
             f"{level} intervals of the odds ratio use them. Few dilemmas make clustered errors somewhat too "
             f"small. {permutation_text} The pseudo-R2 column is McFadden's R2 of the value difference beyond the "
-            "model terms: 1 minus the log-likelihood ratio of the fits with and without it. The position-adjusted "
-            "rows add, for each model, whether option A was shown first: alternating the order keeps a position "
-            "bias from biasing the slope, but a strong bias left out of a logistic model shrinks it towards 0, so "
-            "this row is the slope at a fixed shown order."),
+            "model terms (and, in the position-adjusted rows, beyond the position terms too): 1 minus the "
+            "log-likelihood ratio of the fits with and without it. The position-adjusted rows add, for each model, "
+            "whether option A was shown first, so their slope is the value effect at a fixed shown order. "
+            "Alternating the order keeps a position bias from biasing the plain slope on average, but in one "
+            "sample the shown order can correlate with the value difference (with the trial predictor both vary "
+            "by trial), and a strong bias left out of a logistic model shrinks the slope towards 0. The two "
+            "slopes can therefore differ in either direction."),
         Table(["scope", "outcome", "n", "slope", "SE (clustered)", f"odds ratio [{level} CI]", "p",
                "permutation p", "pseudo-R2", "note"], rows,
               [False, False, True, True, True, True, True, True, True, False]),

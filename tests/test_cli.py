@@ -626,7 +626,7 @@ DILEMMA_BAD_INPUTS = [
     ("empty", "", "not a readable CSV"),
     ("repeated column", "model,trial,dilemma,value_diff,chose_a,chose_a\nm,1,d1,0.5,1,0\n",
      "column 'chose_a': given twice in the header"),
-    ("semicolons", "model;trial;dilemma;value_diff;chose_a\nm;1;d1;0.5;1\n", "give the separator with --delimiter"),
+    ("semicolons", "model;trial;dilemma;value_diff;chose_a\nm;1;d1;0.5;1\n", "give the file's separator with --delimiter"),
     ("empty side", "model,trial,dilemma,value_diff,chose_a\nm,1,d1,0.5,1\nm,1,d2,0.5,\n",
      "column 'chose_a', line 3: missing value"),
 ]
