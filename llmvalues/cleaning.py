@@ -167,7 +167,7 @@ def clean_records(
     answers["model_order"] = answers["model"].map(order)
     answers = answers.sort_values(["model_order", "trial", "item", "attempt"], kind="stable")
     answers = answers.drop(columns="model_order").reset_index(drop=True)
-    answers["used"] = _mark_used(answers)
+    answers["used"] = mark_used(answers, ["model", "trial", "item"])
 
     quality = summarize_quality(answers, list(records_by_model), record_counts, unexpected_counts)
     quality["rating_source"] = rating_source
@@ -175,16 +175,18 @@ def clean_records(
     return answers, quality
 
 
-def _mark_used(answers: pd.DataFrame) -> pd.Series:
+def mark_used(answers: pd.DataFrame, cell: list[str]) -> pd.Series:
     """Mark per cell the first counted attempt, or the last attempt when none counted.
 
-    ``answers`` must be sorted by attempt within each (model, trial, item) cell.
+    ``cell`` names the columns of a cell, such as model, trial and item. ``answers``
+    must be sorted by attempt within each cell.
     """
-    cell = ["model", "trial", "item"]
+    used = pd.Series(False, index=answers.index)
+    if answers.empty:
+        return used
     has_counted = answers.groupby(cell, sort=False)["counted"].transform("any").astype(bool)
     first_counted = answers[answers["counted"]].groupby(cell, sort=False).head(1).index
     last_attempt = answers[~has_counted].groupby(cell, sort=False).tail(1).index
-    used = pd.Series(False, index=answers.index)
     used[first_counted] = True
     used[last_attempt] = True
     return used

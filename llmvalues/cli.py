@@ -318,7 +318,8 @@ def _check_dilemmas(arguments: argparse.Namespace) -> int:
 
 
 def _dilemma_fit(arguments: argparse.Namespace) -> int:
-    from .dilemma_stats import fit_side_logit, fit_strength_ordinal, permutation_test_slope
+    from .dilemma_stats import (fit_side_logit, fit_strength_ordinal, permutation_test_by_dilemma,
+                                permutation_test_slope)
 
     source = str(arguments.data)
     table = _read_dilemma_answers(arguments.data, arguments.delimiter)
@@ -345,14 +346,16 @@ def _dilemma_fit(arguments: argparse.Namespace) -> int:
             "reason": fit.reason,
         }
     if arguments.permutations:
-        test = permutation_test_slope(table, permutations=arguments.permutations, seed=arguments.seed,
-                                      shuffle=arguments.shuffle, source=source)
         note = ""
-        if test.reason and arguments.shuffle == "dilemmas" and not math.isnan(side.slope):
+        if arguments.shuffle == "dilemmas" and not math.isnan(side.slope):
             # As the pipeline does: without every (model, trial, dilemma) row, shuffle rows within model.
-            note = f"whole dilemmas could not be shuffled ({test.reason}), so rows were shuffled within model"
+            test, fallback = permutation_test_by_dilemma(table, permutations=arguments.permutations,
+                                                         seed=arguments.seed, source=source)
+            if fallback:
+                note = f"whole dilemmas could not be shuffled ({fallback}), so rows were shuffled within model"
+        else:
             test = permutation_test_slope(table, permutations=arguments.permutations, seed=arguments.seed,
-                                          shuffle="rows", source=source)
+                                          shuffle=arguments.shuffle, source=source)
         output["permutation"] = {"p": _json_number(test.p), "permutations": test.permutations,
                                  "shuffle": test.shuffle, "reason": test.reason, "note": note}
     print(json.dumps(output, allow_nan=False))
@@ -364,6 +367,7 @@ def _read_dilemma_answers(path: Path, delimiter: str) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(str(path), None, "file not found", "check the path")
     try:
+        # pandas renames a repeated column ("chose_a.1"), so the header is read as written first.
         with path.open(encoding="utf-8", newline="") as stream:
             header = next(csv.reader(stream, delimiter=delimiter), [])
         table = pd.read_csv(path, dtype={"model": str, "dilemma": str}, sep=delimiter)
@@ -402,12 +406,11 @@ def _check_params(arguments: argparse.Namespace) -> int:
     root = Path(arguments.params).parent
     for slug in params["models"]:
         select_template(params, slug, str(arguments.params))
-        select_dilemma_battery(params, slug, str(arguments.params), root=root)
+        dilemmas = select_dilemma_battery(params, slug, str(arguments.params), root=root)
     norms_path = Path(arguments.params).parent / params["norms"]["file"]
     if not norms_path.is_file():
         raise InputError(params["norms"]["file"], None, "norms file not found", "check norms.file in params.yaml")
     load_norms(norms_path)
-    dilemmas = select_dilemma_battery(params, next(iter(params["models"])), str(arguments.params), root=root)
     print(json.dumps({"params": str(arguments.params), "models": list(params["models"]), "instrument": instrument.id,
                       "dilemmas": dilemmas.dilemma_set.id}))
     return 0

@@ -223,32 +223,31 @@ class Collector:
 
     def _collect_item(self, trial: int, item: int) -> list[dict[str, Any]]:
         content = render_item(self.template, self.instrument, item, self.settings.form)
-        return self._ask_until_counted(content, trial, item=item, items=None, numbering=None)
+        return self._ask_until_counted(
+            lambda attempt: self._answer(content, trial, item=item, items=None, numbering=None, attempt=attempt))
 
     def _collect_block(self, trial: int, order: list[int]) -> list[dict[str, Any]]:
         content = render_block(self.template, self.instrument, order, self.settings.form)
         numbering = {str(position): item for position, item in enumerate(order, start=1)}
-        return self._ask_until_counted(content, trial, item=None, items=order, numbering=numbering)
+        return self._ask_until_counted(
+            lambda attempt: self._answer(content, trial, item=None, items=order, numbering=numbering, attempt=attempt))
 
     def _collect_dilemma(self, trial: int, dilemma: Dilemma) -> list[dict[str, Any]]:
         order = shown_order(self.settings.seed, trial, dilemma.id)
         first, second = (dilemma.option_a, dilemma.option_b) if order == FILE_ORDER else \
             (dilemma.option_b, dilemma.option_a)
         content = render_dilemma(self.dilemmas.template, dilemma.scenario, first, second, dilemma_scale_text())
-        attempts = []
-        for attempt in range(self.settings.reasks + 1):
-            record = self._answer_dilemma(content, trial, dilemma.id, order, attempt)
-            attempts.append(record)
-            if self.settings.answer_mode == "logprobs" or parse_dilemma_reply(
-                    record["reply"], finish_reason=record["finish_reason"], error=record["error"]).counted:
-                break
-        return attempts
+        return self._ask_until_counted(
+            lambda attempt: self._answer_dilemma(content, trial, dilemma.id, order, attempt))
 
-    def _ask_until_counted(self, content: Any, trial: int, **cell: Any) -> list[dict[str, Any]]:
-        """Ask once, then again while the answer is invalid, at most ``reasks`` more times."""
+    def _ask_until_counted(self, ask: Callable[[int], dict[str, Any]]) -> list[dict[str, Any]]:
+        """Ask once, then again while the answer is invalid, at most ``reasks`` more times.
+
+        ``ask(attempt)`` returns the record of that attempt, stored or newly sent.
+        """
         attempts = []
         for attempt in range(self.settings.reasks + 1):
-            record = self._answer(content, trial, attempt=attempt, **cell)
+            record = ask(attempt)
             attempts.append(record)
             if not self._needs_reask(record):
                 break
@@ -258,6 +257,9 @@ class Collector:
         """Tell whether an answer is invalid and a re-ask could change it."""
         if self.settings.answer_mode == "logprobs":
             return False  # one forward pass: asking again gives the same distribution
+        if record["battery"] == DILEMMAS:
+            parsed = parse_dilemma_reply(record["reply"], finish_reason=record["finish_reason"], error=record["error"])
+            return not parsed.counted
         labels = self.instrument.scale_labels
         if record["mode"] == "item":
             parsed = parse_reply(record["reply"], labels=labels, finish_reason=record["finish_reason"],

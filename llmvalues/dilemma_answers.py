@@ -27,8 +27,9 @@ from typing import Any
 
 import pandas as pd
 
+from .cleaning import mark_used
 from .errors import InputError
-from .records import validate_distribution
+from .records import check_reply_fields, check_trial_and_attempt
 from .parsing import AMBIGUOUS, COUNTED_STATUSES, REFUSAL, STATUSES, UNPARSEABLE, VALID, ParsedReply, parse_reply
 
 DILEMMAS = "dilemmas"  # the battery name in collected records
@@ -82,7 +83,7 @@ def shown_order(base_seed: int, trial: int, dilemma: str) -> str:
     """Return the order in which a trial shows a dilemma's options: "AB" (file order) or "BA".
 
     The order alternates over trials, so each dilemma is shown both ways equally
-    often (to within one trial); the seeded coin for trial 1 differs between dilemmas.
+    often (to within one trial). A seeded coin per dilemma sets the order of trial 1.
     """
     digest = hashlib.sha256(f"{base_seed}:order:{dilemma}".encode()).digest()
     coin = digest[0] & 1
@@ -95,7 +96,7 @@ def parse_dilemma_reply(text: str | None, *, finish_reason: str | None = None,
 
     The questionnaire's parser reads digits, number words and the scale's labels. A
     reply without a counted scale point that picks both options or neither gets
-    the status ``no_choice``; one that names a single side ("option B") without a
+    the status ``no_choice``. One that names a single side ("option B") without a
     scale point stays unparseable, because its strength would be a guess.
     """
     parsed = parse_reply(text, labels=DILEMMA_LABELS, finish_reason=finish_reason, error=error)
@@ -150,17 +151,10 @@ def validate_dilemma_record(record: dict[str, Any], source: str, where: str,
         fail("dilemma", "must be a dilemma id")
     if record["shown_order"] not in SHOWN_ORDERS:
         fail("shown_order", f"must be one of {', '.join(SHOWN_ORDERS)}, got {record['shown_order']!r}")
-    for name, minimum in (("trial", 1), ("attempt", 0)):
-        value = record[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            fail(name, f"must be an integer of at least {minimum}, got {value!r}")
-    for name in ("reply", "finish_reason", "error"):
-        if record[name] is not None and not isinstance(record[name], str):
-            fail(name, "must be text or null")
+    check_trial_and_attempt(record, fail)
+    check_reply_fields(record, fail)
     if record["reply"] is None and record["error"] is None and record["distribution"] is None:
         fail("distribution", "a record without a reply needs the digit distribution")
-    if record["distribution"] is not None:
-        validate_distribution(record["distribution"], fail)
     if expected_set is not None and record["instrument"] != expected_set:
         raise InputError(source, f"{where}: instrument",
                          f"the record answers the dilemma set {record['instrument']!r} but params.yaml selects "
@@ -204,7 +198,7 @@ def choices_table(records_by_model: dict[str, list[dict[str, Any]]], values: dic
     table = table.assign(_model=table["model"].map(order), _dilemma=table["dilemma"].map(dilemma_order))
     table = table.sort_values(["_model", "trial", "_dilemma", "attempt"], kind="stable")
     table = table.drop(columns=["_model", "_dilemma"]).reset_index(drop=True)
-    table["used"] = _mark_used(table)
+    table["used"] = mark_used(table, ["model", "trial", "dilemma"])
     return table
 
 
@@ -241,18 +235,6 @@ def _choice_row(model: str, record: dict[str, Any], values: tuple[str, str]) -> 
         "key": record["key"],
         "reply": record["reply"],
     }
-
-
-def _mark_used(table: pd.DataFrame) -> pd.Series:
-    """Mark per (model, trial, dilemma) the first counted attempt, or the last attempt when none counted."""
-    cell = ["model", "trial", "dilemma"]
-    used = pd.Series(False, index=table.index)
-    if table.empty:
-        return used
-    has_counted = table.groupby(cell, sort=False)["counted"].transform("any").astype(bool)
-    used[table[table["counted"]].groupby(cell, sort=False).head(1).index] = True
-    used[table[~has_counted].groupby(cell, sort=False).tail(1).index] = True
-    return used
 
 
 def status_counts(table: pd.DataFrame, models: list[str]) -> dict[str, dict[str, int]]:

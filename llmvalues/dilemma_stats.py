@@ -521,6 +521,23 @@ def permutation_test_slope(data: pd.DataFrame, *, permutations: int, seed: int, 
     )
 
 
+def permutation_test_by_dilemma(data: pd.DataFrame, *, permutations: int, seed: int,
+                                value_diffs: pd.DataFrame | None = None,
+                                source: str = DEFAULT_SOURCE) -> tuple[PermutationTest, str]:
+    """Test the slope by shuffling whole dilemmas, or rows within model when dilemmas cannot be shuffled.
+
+    Returns the test and, when it fell back to shuffling rows, the reason whole
+    dilemmas could not be shuffled (an empty string otherwise). Row shuffling ignores
+    the clustering of answers by dilemma, so callers should report the fallback.
+    """
+    test = permutation_test_slope(data, permutations=permutations, seed=seed, shuffle="dilemmas",
+                                  value_diffs=value_diffs, source=source)
+    if not test.reason:
+        return test, ""
+    rows = permutation_test_slope(data, permutations=permutations, seed=seed, shuffle="rows", source=source)
+    return rows, test.reason
+
+
 def profile_consistency(data: pd.DataFrame, *, confidence: float = DEFAULT_CONFIDENCE,
                         source: str = DEFAULT_SOURCE) -> pd.DataFrame:
     """Measure per model how often it takes the side whose value it rates higher.

@@ -22,7 +22,7 @@ from scipy import special
 from .dilemma_answers import DILEMMA_STATUSES, FILE_ORDER, NO_CHOICE, counted_choices, status_counts
 from .dilemma_stats import (
     INTERCEPT, SLOPE, LeaveOneOut, PermutationTest, SlopeFit, fit_side_logit, fit_strength_ordinal,
-    leave_one_dilemma_out, permutation_test_slope, position_bias, profile_consistency,
+    leave_one_dilemma_out, permutation_test_by_dilemma, position_bias, profile_consistency,
 )
 from .dilemmas import DilemmaSet
 from .errors import InputError
@@ -182,10 +182,7 @@ def _fit_scope(scope: str, rows: pd.DataFrame, cells: pd.DataFrame, confidence: 
     if permutations > 0 and not math.isnan(side.slope):
         # A seed per scope, from its name, so that adding a model changes no other model's test.
         scope_seed = seed ^ zlib.crc32(scope.encode())
-        test = permutation_test_slope(rows, permutations=permutations, seed=scope_seed, shuffle="dilemmas",
-                                      value_diffs=cells)
-        if test.reason:
-            test = permutation_test_slope(rows, permutations=permutations, seed=scope_seed, shuffle="rows")
+        test, _ = permutation_test_by_dilemma(rows, permutations=permutations, seed=scope_seed, value_diffs=cells)
     for outcome, fit in (("side", side), ("strength", strength), (POSITION_ADJUSTED, adjusted)):
         fit_rows.append(_fit_row(scope, outcome, fit, test if outcome == "side" else None, permutations))
         terms = fit.table().assign(scope=scope, outcome=outcome, n=fit.n, dilemmas=fit.n_clusters,

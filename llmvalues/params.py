@@ -31,8 +31,8 @@ MDS_TYPES = ("ordinal", "interval", "ratio")
 MDS_TIES = ("primary", "secondary")
 MDS_DISSIMILARITIES = ("sqrt(2(1-r))", "1-r")
 MDS_INITS = ("theory", "torgerson")
-# Where a dilemma's value difference comes from: the model's centered scores in the
-# same trial, or its mean profile over all trials.
+# Sources of a dilemma's value difference: the model's scores in the same trial, or
+# its mean profile over all trials.
 DILEMMA_PREDICTORS = ("trial", "profile")
 
 

@@ -121,10 +121,7 @@ def validate_record(record: Any, source: str, where: str, model: str) -> None:
         fail("mode", f"must be one of {', '.join(MODES)}, got {record['mode']!r}")
     if record["answer_mode"] not in ANSWER_MODES:
         fail("answer_mode", f"must be one of {', '.join(ANSWER_MODES)}, got {record['answer_mode']!r}")
-    for name, minimum in (("trial", 1), ("attempt", 0)):
-        value = record[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            fail(name, f"must be an integer of at least {minimum}, got {value!r}")
+    check_trial_and_attempt(record, fail)
     if record["mode"] == "item":
         if not _is_item_number(record["item"]):
             fail("item", f"must be an item number 1-{N_ITEMS}, got {record['item']!r}")
@@ -140,6 +137,19 @@ def validate_record(record: Any, source: str, where: str, model: str) -> None:
                 str(label).isdigit() and _is_item_number(item) for label, item in numbering.items()
             ):
                 fail("numbering", "must map printed numbers to item numbers")
+    check_reply_fields(record, fail)
+
+
+def check_trial_and_attempt(record: dict[str, Any], fail) -> None:
+    """Check that trial (from 1) and attempt (from 0) are whole numbers; ``fail(field, problem)`` on a problem."""
+    for name, minimum in (("trial", 1), ("attempt", 0)):
+        value = record[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            fail(name, f"must be an integer of at least {minimum}, got {value!r}")
+
+
+def check_reply_fields(record: dict[str, Any], fail) -> None:
+    """Check the reply, finish reason, error and digit distribution of any battery's record."""
     for name in ("reply", "finish_reason", "error"):
         if record[name] is not None and not isinstance(record[name], str):
             fail(name, "must be text or null")

@@ -28,8 +28,8 @@ def dilemma_section(metrics: dict[str, Any], fits: pd.DataFrame, per_model: pd.D
                     opposing_pairs: int) -> Section:
     """Assemble the section from the dilemmas stage's metrics and tables.
 
-    ``settings`` is the dilemmas section of params.yaml; ``pairs`` counts the value
-    pairs of the dilemma set and ``opposing_pairs`` those whose values come from
+    ``settings`` is the dilemmas section of params.yaml. ``pairs`` counts the value
+    pairs of the dilemma set, and ``opposing_pairs`` those whose values come from
     opposing higher-order groups.
     """
     confidence = settings["confidence"]

@@ -15,6 +15,7 @@ from llmvalues.dilemma_stats import (
     fit_side_logit,
     fit_strength_ordinal,
     leave_one_dilemma_out,
+    permutation_test_by_dilemma,
     permutation_test_slope,
     position_bias,
     profile_consistency,
@@ -915,3 +916,14 @@ def test_logit_covariates_match_statsmodels(dilemmas):
 
 def test_logit_without_covariates_unchanged(dilemmas, side):
     assert np.array_equal(fit_side_logit(dilemmas, covariates=()).coef, side.coef)
+
+
+def test_permutation_by_dilemma_falls_back(dilemmas):
+    complete, fallback = permutation_test_by_dilemma(dilemmas, permutations=9, seed=1)
+    assert complete.shuffle == "dilemmas"
+    assert fallback == ""
+    incomplete = dilemmas.drop(index=[5])
+    test, fallback = permutation_test_by_dilemma(incomplete, permutations=9, seed=1)
+    assert test.shuffle == "rows"
+    assert "every model to answer every dilemma" in fallback
+    assert math.isfinite(test.p)
