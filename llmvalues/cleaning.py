@@ -8,6 +8,7 @@ used rows only.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any
 
@@ -170,6 +171,8 @@ def clean_records(
     answers["used"] = mark_used(answers, ["model", "trial", "item"])
 
     quality = summarize_quality(answers, list(records_by_model), record_counts, unexpected_counts)
+    for model, records in records_by_model.items():
+        quality["models"][model].update(summarize_collection(records))
     quality["rating_source"] = rating_source
     quality["distribution_rating"] = distribution_rating
     return answers, quality
@@ -225,6 +228,27 @@ def summarize_quality(answers: pd.DataFrame, models: list[str], record_counts: C
             "min_digit_mass": float(with_distribution["digit_mass"].min()) if len(with_distribution) else None,
         }
     return summary
+
+
+def summarize_collection(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sum what collecting a model's view cost, over every battery.
+
+    ``spend_usd`` adds the recorded costs; ``unpriced_records`` counts records of
+    a remote model whose cost is unknown (no price in params.yaml), which the sum
+    leaves out. ``retries`` adds the failed tries before each answer.
+    """
+    spend = 0.0
+    unpriced = retries = 0
+    for record in records:
+        cost = record.get("cost_usd")
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
+            spend += cost
+        else:
+            unpriced += 1
+        count = record.get("retries")
+        if isinstance(count, int) and not isinstance(count, bool):
+            retries += count
+    return {"all_records": len(records), "spend_usd": spend, "unpriced_records": unpriced, "retries": retries}
 
 
 def ratings_table(answers: pd.DataFrame, models: list[str]) -> pd.DataFrame:

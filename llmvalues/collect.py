@@ -17,16 +17,20 @@ calls ran before it.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import json
+import logging
+import math
 import os
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Generator, Iterable
 
 from . import __version__
 from .errors import InputError
@@ -35,11 +39,14 @@ from .dilemma_answers import scale_text as dilemma_scale_text
 from .dilemmas import Dilemma, DilemmaSet, load_dilemma_set
 from .instrument import Instrument
 from .outputs import atomic_write_text
-from .parsing import COUNTED_STATUSES, parse_block_reply, parse_reply
+from .limits import RequestLimiter
+from .parsing import COUNTED_STATUSES, TRUNCATION_REASONS, parse_block_reply, parse_reply
 from .prompts import Template, render_block, render_dilemma, render_item, resolve_template
-from .weights import check_weights, file_sha256
-from .providers import LLAMA_CPP_DEFAULTS, Provider, Request, Response
+from .providers import LLAMA_CPP_DEFAULTS, REMOTE_DEFAULTS, Provider, Request, Response, read_api_key
 from .records import QUESTIONNAIRE
+from .retry import FatalError, RetriesExhausted, RetryPolicy, TransientError, call_with_retries, with_timeout
+from .spending import Price, SpendingCap, max_request_cost, reply_cost
+from .weights import check_weights, file_sha256
 
 DIGIT = "digit"
 BLOCK = "block"
@@ -103,6 +110,15 @@ class Store:
     def get(self, key: str) -> dict[str, Any] | None:
         return self.records.get(key)
 
+    def spend(self) -> float:
+        """Return the recorded cost of every answer in the store, in US dollars (unknown costs count 0)."""
+        total = 0.0
+        for record in self.records.values():
+            cost = record.get("cost_usd")
+            if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
+                total += cost
+        return total
+
     def append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
         with self.path.open("a", encoding="utf-8") as stream:
@@ -127,21 +143,33 @@ class Settings:
     item_order: str  # fixed or shuffled
     seed: int
     reasks: int
-    temperature: float
-    top_p: float
+    temperature: float | None  # None: not sent, the provider's default
+    top_p: float | None
     max_tokens: int
     form: str
-    engine: dict[str, Any]  # provider settings that can change results (n_batch ...)
+    engine: dict[str, Any]  # provider settings that can change results (n_batch, base_url ...)
+    # A truncated reply is asked once more with this budget; 0 turns that off.
+    truncation_max_tokens: int = 0
+    # How requests are sent; none of these changes a reply, so none is part of a key.
+    concurrency: int = 1
+    requests_per_minute: int = 0
+    timeout_s: float = 60.0
+    retry: RetryPolicy = RetryPolicy()
+    batch: bool = False
+    batch_poll_s: float = 30.0
+    price: Price | None = None  # None: unknown for a remote model, free for a local one
+    max_spend_usd: float | None = None
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _sampling(settings: Settings, mode: str | None = None) -> dict[str, Any]:
+def _sampling(settings: Settings, mode: str | None = None, max_tokens: int | None = None) -> dict[str, Any]:
     """Return the settings a request is sent with; they are recorded and part of its key.
 
     ``mode`` overrides ``settings.mode``: a dilemma is always one request of its own.
+    ``max_tokens`` overrides the budget (the retry of a truncated reply).
     """
     mode = mode or settings.mode
     if settings.answer_mode == "logprobs":
@@ -150,7 +178,7 @@ def _sampling(settings: Settings, mode: str | None = None) -> dict[str, Any]:
     return {
         "temperature": settings.temperature,
         "top_p": settings.top_p,
-        "max_tokens": settings.max_tokens,
+        "max_tokens": max_tokens or settings.max_tokens,
         "constrain": settings.constrain,
         # The digit distribution describes a one-digit answer; in block mode the first
         # token of the reply is a line number, so no distribution is recorded there.
@@ -167,20 +195,62 @@ class DilemmaBattery:
     template: Template
 
 
+@dataclass(frozen=True)
+class PreparedRequest:
+    """One request, ready to send: its key, what is sent, and the record fields known before the reply."""
+
+    key: str
+    request: Request
+    fields: dict[str, Any]  # trial, attempt, seed, sampling, battery, item ... of the record
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of collection: an item (item mode), a whole trial (block mode) or a dilemma.
+
+    ``prepare(attempt, max_tokens)`` builds the request of that attempt, with a
+    larger budget than the settings' when ``max_tokens`` is given.
+    """
+
+    label: str  # for logs and messages, such as "trial 3, item 12"
+    prepare: Callable[[int, int | None], PreparedRequest]
+
+
+class CollectionStopped(Exception):
+    """The run stopped before every cell was answered; what was answered is stored."""
+
+    def __init__(self, cause: str, fix: str):
+        super().__init__(f"{cause}; {fix}")
+        self.cause = cause
+        self.fix = fix
+
+
 class Collector:
-    """Collect one model's answers for the current params: the questionnaire, then the dilemmas."""
+    """Collect one model's answers for the current params: the questionnaire, then the dilemmas.
+
+    Requests run concurrently (``settings.concurrency`` at a time, the local model
+    one at a time) and each answer is appended to the store as it arrives. The
+    view's records come back in the fixed order whatever the order of arrival.
+    """
 
     def __init__(self, settings: Settings, instrument: Instrument, template: Template, store: Store,
-                 provider_factory: Callable[[], Provider], dilemmas: DilemmaBattery | None = None):
+                 provider_factory: Callable[[], Provider], dilemmas: DilemmaBattery | None = None,
+                 log: logging.Logger | None = None):
         self.settings = settings
         self.instrument = instrument
         self.template = template
         self.dilemmas = dilemmas
         self.store = store
+        self.log = log or logging.getLogger(__name__)
         self._provider_factory = provider_factory
         self._provider: Provider | None = None
         self.sent = 0
         self.reused = 0
+        self.retries: Counter = Counter()  # kind of transient failure -> retries
+        self.spending = SpendingCap(settings.max_spend_usd, spent=store.spend())
+        self._stop: CollectionStopped | None = None
+        self._limiter: RequestLimiter | None = None
+        self._progress: Callable[[int], None] | None = None
 
     @property
     def provider(self) -> Provider:
@@ -195,63 +265,124 @@ class Collector:
             per_trial += len(self.dilemmas.dilemma_set.dilemmas)
         return self.settings.trials * per_trial
 
-    def run(self, progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-        """Collect every cell; return the records of the view in their fixed order.
+    def cells(self) -> list[Cell]:
+        """Return every cell in the view's fixed order.
 
         The order is the questionnaire (trial, item, attempt), then the dilemmas
         (trial, dilemma in file order, attempt).
         """
-        view: list[dict[str, Any]] = []
+        cells = []
         for trial in range(1, self.settings.trials + 1):
             order = trial_order(self.instrument.items, trial, self.settings.item_order, self.settings.seed)
             if self.settings.mode == "item":
-                for item in sorted(order):
-                    view.extend(self._collect_item(trial, item))
-                    if progress:
-                        progress(1)
+                cells.extend(self._item_cell(trial, item) for item in sorted(order))
             else:
-                view.extend(self._collect_block(trial, order))
-                if progress:
-                    progress(1)
+                cells.append(self._block_cell(trial, order))
         if self.dilemmas is not None:
             for trial in range(1, self.settings.trials + 1):
-                for dilemma in self.dilemmas.dilemma_set.dilemmas:
-                    view.extend(self._collect_dilemma(trial, dilemma))
-                    if progress:
-                        progress(1)
-        return view
+                cells.extend(self._dilemma_cell(trial, dilemma) for dilemma in self.dilemmas.dilemma_set.dilemmas)
+        return cells
 
-    def _collect_item(self, trial: int, item: int) -> list[dict[str, Any]]:
+    def run(self, progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+        """Collect every cell; return the records of the view in their fixed order.
+
+        Raises CollectionStopped when a request fails for good (an error that
+        retrying cannot fix, retries used up) or the spending cap is reached;
+        every answer received before that is stored.
+        """
+        self._progress = progress
+        if self.settings.batch:
+            from .batches import BatchRunner
+
+            return asyncio.run(BatchRunner(self).run())
+        return asyncio.run(self._run_direct())
+
+    async def _run_direct(self) -> list[dict[str, Any]]:
+        self._limiter = RequestLimiter(self.settings.concurrency, self.settings.requests_per_minute)
+        results = await asyncio.gather(*(self._collect_cell(cell) for cell in self.cells()))
+        if self._stop is not None:
+            raise self._stop
+        return [record for records in results for record in records]
+
+    # Cells and their attempts ------------------------------------------------------------------------------
+
+    def _item_cell(self, trial: int, item: int) -> Cell:
         content = render_item(self.template, self.instrument, item, self.settings.form)
-        return self._ask_until_counted(
-            lambda attempt: self._answer(content, trial, item=item, items=None, numbering=None, attempt=attempt))
+        return Cell(f"trial {trial}, item {item}", lambda attempt, max_tokens: self._prepare(
+            content, trial, item=item, items=None, numbering=None, attempt=attempt, max_tokens=max_tokens))
 
-    def _collect_block(self, trial: int, order: list[int]) -> list[dict[str, Any]]:
+    def _block_cell(self, trial: int, order: list[int]) -> Cell:
         content = render_block(self.template, self.instrument, order, self.settings.form)
         numbering = {str(position): item for position, item in enumerate(order, start=1)}
-        return self._ask_until_counted(
-            lambda attempt: self._answer(content, trial, item=None, items=order, numbering=numbering, attempt=attempt))
+        return Cell(f"trial {trial} (block)", lambda attempt, max_tokens: self._prepare(
+            content, trial, item=None, items=order, numbering=numbering, attempt=attempt, max_tokens=max_tokens))
 
-    def _collect_dilemma(self, trial: int, dilemma: Dilemma) -> list[dict[str, Any]]:
+    def _dilemma_cell(self, trial: int, dilemma: Dilemma) -> Cell:
         order = shown_order(self.settings.seed, trial, dilemma.id)
         first, second = (dilemma.option_a, dilemma.option_b) if order == FILE_ORDER else \
             (dilemma.option_b, dilemma.option_a)
         content = render_dilemma(self.dilemmas.template, dilemma.scenario, first, second, dilemma_scale_text())
-        return self._ask_until_counted(
-            lambda attempt: self._answer_dilemma(content, trial, dilemma.id, order, attempt))
+        return Cell(f"trial {trial}, dilemma {dilemma.id}", lambda attempt, max_tokens: self._prepare_dilemma(
+            content, trial, dilemma.id, order, attempt, max_tokens))
 
-    def _ask_until_counted(self, ask: Callable[[int], dict[str, Any]]) -> list[dict[str, Any]]:
-        """Ask once, then again while the answer is invalid, at most ``reasks`` more times.
+    def attempts(self, cell: Cell) -> Generator[PreparedRequest, dict[str, Any], list[dict[str, Any]]]:
+        """Walk a cell's attempts: yield each request, receive its record, return the records.
 
-        ``ask(attempt)`` returns the record of that attempt, stored or newly sent.
+        An invalid answer is asked again, at most ``reasks`` more times. A truncated
+        one is first asked again with ``truncation_max_tokens`` (when that is larger),
+        which does not use up a re-ask; later attempts keep the larger budget.
         """
-        attempts = []
-        for attempt in range(self.settings.reasks + 1):
-            record = ask(attempt)
-            attempts.append(record)
+        records: list[dict[str, Any]] = []
+        attempt = 0
+        reasks_left = self.settings.reasks
+        budget: int | None = None
+        while True:
+            record = yield cell.prepare(attempt, budget)
+            records.append(record)
             if not self._needs_reask(record):
-                break
-        return attempts
+                return records
+            if budget is None and self._can_raise_budget(record):
+                budget = self.settings.truncation_max_tokens
+            elif reasks_left > 0:
+                reasks_left -= 1
+            else:
+                return records
+            attempt += 1
+
+    def stored_attempts(self, cell: Cell) -> tuple[list[dict[str, Any]], PreparedRequest | None]:
+        """Follow a cell's attempts through the store: (records so far, next request to send or None)."""
+        walk = self.attempts(cell)
+        prepared = next(walk)
+        try:
+            while True:
+                record = self.store.get(prepared.key)
+                if record is None:
+                    return [], prepared
+                prepared = walk.send(record)
+        except StopIteration as done:
+            return done.value, None
+
+    def _can_raise_budget(self, record: dict[str, Any]) -> bool:
+        return (self.settings.answer_mode == "text" and record["finish_reason"] in TRUNCATION_REASONS
+                and self.settings.truncation_max_tokens > record["sampling"]["max_tokens"])
+
+    async def _collect_cell(self, cell: Cell) -> list[dict[str, Any]]:
+        walk = self.attempts(cell)
+        prepared = next(walk)
+        try:
+            while True:
+                record = self.store.get(prepared.key)
+                if record is not None:
+                    self.reused += 1
+                else:
+                    record = await self._send(prepared, cell)
+                    if record is None:
+                        return []  # the run is stopping
+                prepared = walk.send(record)
+        except StopIteration as done:
+            if self._progress:
+                self._progress(1)
+            return done.value
 
     def _needs_reask(self, record: dict[str, Any]) -> bool:
         """Tell whether an answer is invalid and a re-ask could change it."""
@@ -270,11 +401,13 @@ class Collector:
                                   finish_reason=record["finish_reason"], error=record["error"])
         return any(parsed.status not in COUNTED_STATUSES for parsed in block.items.values())
 
-    def _answer(self, content: Any, trial: int, *, item: int | None, items: list[int] | None,
-                numbering: dict[str, int] | None, attempt: int) -> dict[str, Any]:
+    # Requests ------------------------------------------------------------------------------------------------
+
+    def _prepare(self, content: Any, trial: int, *, item: int | None, items: list[int] | None,
+                 numbering: dict[str, int] | None, attempt: int, max_tokens: int | None) -> PreparedRequest:
         settings = self.settings
         seed = call_seed(settings.seed, trial, item if item is not None else 0, attempt)
-        sampling = _sampling(settings)
+        sampling = _sampling(settings, max_tokens=max_tokens)
         key = request_key({
             "provider": settings.provider, "model": settings.model, "content": content, "sampling": sampling,
             "answer_mode": settings.answer_mode, "seed": seed, "trial": trial, "attempt": attempt,
@@ -282,14 +415,15 @@ class Collector:
         fields = {
             "battery": QUESTIONNAIRE, "mode": settings.mode, "template": self.template.id,
             "instrument": self.instrument.id, "form": settings.form, "item": item, "items": items,
-            "numbering": numbering,
+            "numbering": numbering, "trial": trial, "attempt": attempt, "seed": seed, "sampling": sampling,
         }
-        return self._send(key, content, trial, attempt, seed, sampling, fields, block_size=len(items) if items else 0)
+        return PreparedRequest(key, self._request(content, seed, sampling, len(items) if items else 0), fields)
 
-    def _answer_dilemma(self, content: Any, trial: int, dilemma: str, order: str, attempt: int) -> dict[str, Any]:
+    def _prepare_dilemma(self, content: Any, trial: int, dilemma: str, order: str, attempt: int,
+                         max_tokens: int | None) -> PreparedRequest:
         settings = self.settings
         seed = dilemma_seed(settings.seed, trial, dilemma, attempt)
-        sampling = _sampling(settings, mode="item")
+        sampling = _sampling(settings, mode="item", max_tokens=max_tokens)
         key = request_key({
             "provider": settings.provider, "model": settings.model, "battery": DILEMMAS, "dilemma": dilemma,
             "shown_order": order, "content": content, "sampling": sampling, "answer_mode": settings.answer_mode,
@@ -298,59 +432,132 @@ class Collector:
         fields = {
             "battery": DILEMMAS, "mode": "item", "template": self.dilemmas.template.id,
             "instrument": self.dilemmas.dilemma_set.id, "form": None, "item": None, "items": None,
-            "numbering": None, "dilemma": dilemma, "shown_order": order,
+            "numbering": None, "dilemma": dilemma, "shown_order": order, "trial": trial, "attempt": attempt,
+            "seed": seed, "sampling": sampling,
         }
-        return self._send(key, content, trial, attempt, seed, sampling, fields, block_size=0)
+        return PreparedRequest(key, self._request(content, seed, sampling, 0), fields)
 
-    def _send(self, key: str, content: Any, trial: int, attempt: int, seed: int, sampling: dict[str, Any],
-              fields: dict[str, Any], *, block_size: int) -> dict[str, Any]:
-        """Return the stored answer of ``key``, or send the request and store its answer."""
-        stored = self.store.get(key)
-        if stored is not None:
-            self.reused += 1
-            return stored
-
-        settings = self.settings
-        request = Request(
+    def _request(self, content: Any, seed: int, sampling: dict[str, Any], block_size: int) -> Request:
+        return Request(
             content=content,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
+            temperature=self.settings.temperature,
+            top_p=self.settings.top_p,
             max_tokens=sampling["max_tokens"],
             seed=seed,
             constrain=sampling["constrain"],
             block_size=block_size,
             distribution=sampling["distribution"],
         )
+
+    def request_bound(self, prepared: PreparedRequest) -> float:
+        """Return the most a request can cost (0 when its price is unknown or it is free)."""
+        if self.settings.price is None:
+            return 0.0
+        return max_request_cost(self.settings.price, prepared.request.content, prepared.request.max_tokens,
+                                batch=self.settings.batch)
+
+    def stop(self, cause: str, fix: str) -> None:
+        """Stop starting requests; the first cause is the one reported."""
+        if self._stop is None:
+            self._stop = CollectionStopped(cause, fix)
+            self.log.error("stopping: %s; %s", cause, fix)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop is not None
+
+    def reserve_or_stop(self, bound: float) -> bool:
+        """Reserve a request's cost bound; stop the run when the spending cap could be exceeded."""
+        if self.spending.reserve(bound):
+            return True
+        self.stop(f"spending cap reached: ${self.spending.spent:.4f} spent on {self.settings.slug} "
+                  f"(all runs), ${self.spending.reserved:.4f} reserved by requests in flight, the next request "
+                  f"could cost up to ${bound:.4f}, cap ${self.spending.cap:.4f}",
+                  f"raise models.{self.settings.slug}.max_spend_usd to continue; every answer so far is stored")
+        return False
+
+    async def _send(self, prepared: PreparedRequest, cell: Cell) -> dict[str, Any] | None:
+        """Send a request (retrying transient failures) and store its answer; None when the run stops."""
+        if self.stopping:
+            return None
+        bound = self.request_bound(prepared)
+        if not self.reserve_or_stop(bound):
+            return None
+
+        def on_retry(number: int, error: TransientError, delay: float) -> None:
+            self.retries[error.kind] += 1
+            self.log.info("retry %d/%d of %s (request %s): %s; waiting %.2f s", number, self.settings.retry.retries,
+                          cell.label, prepared.key[:12], error, delay)
+
         requested_at = _now()
         started = time.perf_counter()
-        response: Response = self.provider.complete(request)
-        latency = time.perf_counter() - started
-        record = {
-            "key": key,
+        try:
+            response, retries = await call_with_retries(lambda: self._try(prepared.request), self.settings.retry,
+                                                        on_retry=on_retry)
+        except FatalError as error:
+            self.spending.release(bound)
+            self.stop(f"{cell.label}: {error.cause}", error.fix)
+            return None
+        except RetriesExhausted as error:
+            self.spending.release(bound)
+            self.stop(f"{cell.label}: {error}",
+                      "the provider keeps failing: wait, then run collect again to resume (answers so far are stored)")
+            return None
+        record = self.make_record(prepared, response, requested_at=requested_at,
+                                  latency_s=round(time.perf_counter() - started, 4), retries=retries)
+        self.spending.settle(bound, record["cost_usd"])
+        self.store.append(record)
+        self.sent += 1
+        return record
+
+    async def _try(self, request: Request) -> Response:
+        async with self._limiter:
+            if self.settings.provider == "llama_cpp":
+                # In-process and one at a time: a timeout could not interrupt it.
+                return await self.provider.acomplete(request)
+            return await with_timeout(self.provider.acomplete(request), self.settings.timeout_s)
+
+    def make_record(self, prepared: PreparedRequest, response: Response, *, requested_at: str,
+                    latency_s: float | None, retries: int, batch_id: str | None = None) -> dict[str, Any]:
+        """Build the record of a request from its reply."""
+        settings = self.settings
+        error = response.error
+        if error is None and settings.answer_mode == "logprobs" and response.distribution is None:
+            error = response.logprobs_error or "the provider returned no digit distribution"
+        if settings.provider == "llama_cpp":
+            cost = 0.0
+        else:
+            cost = reply_cost(settings.price, response.usage, batch=batch_id is not None)
+        return {
+            "key": prepared.key,
             "model": settings.slug,
             "provider": settings.provider,
             "model_requested": settings.model,
             "model_returned": response.model_returned,
+            "system_fingerprint": response.system_fingerprint,
             "answer_mode": settings.answer_mode,
-            "trial": trial,
-            "attempt": attempt,
-            "seed": seed,
-            "sampling": sampling,
             "reply": None if settings.answer_mode == "logprobs" else response.reply,
             "finish_reason": response.finish_reason,
             "distribution": response.distribution,
             "usage": response.usage,
-            "latency_s": round(latency, 4),
-            "cost_usd": 0.0,
+            "latency_s": latency_s,
+            "cost_usd": cost,
             "requested_at": requested_at,
             "received_at": _now(),
-            "error": response.error,
+            "retries": retries,
+            "batch_id": batch_id,
+            "error": error,
             "package_version": __version__,
-            **fields,
+            **prepared.fields,
         }
-        self.store.append(record)
-        self.sent += 1
-        return record
+
+    def summary(self) -> str:
+        """Return one line on what this run did: requests, retries by kind, spend."""
+        retries = sum(self.retries.values())
+        kinds = ", ".join(f"{count} after {kind}" for kind, count in sorted(self.retries.items()))
+        spend = f", ${self.spending.spent:.4f} spent on this model in all runs" if self.settings.price else ""
+        return (f"{self.sent} requests sent, {self.reused} reused, {retries} retries"
+                + (f" ({kinds})" if kinds else "") + spend)
 
 
 def write_view(path: str | Path, records: list[dict[str, Any]]) -> None:
@@ -359,8 +566,17 @@ def write_view(path: str | Path, records: list[dict[str, Any]]) -> None:
                                     for record in records))
 
 
-def settings_from_params(slug: str, entry: dict[str, Any], collect: dict[str, Any], form: str) -> Settings:
-    """Combine a model's entry with the settings every model shares."""
+# Model-entry keys of each kind of provider; the others are rejected for it.
+LOCAL_ONLY_KEYS = ("model_path", "n_ctx", "n_batch", "n_threads")
+REMOTE_ONLY_KEYS = ("api_key_env", "base_url", "concurrency", "requests_per_minute", "timeout_s", "retries",
+                    "backoff_s", "max_backoff_s", "batch", "batch_poll_s", "max_spend_usd")
+# Collect settings a model entry may set for itself.
+PER_MODEL_KEYS = ("temperature", "top_p", "max_tokens", "constrain")
+
+
+def settings_from_params(slug: str, entry: dict[str, Any], collect: dict[str, Any], form: str,
+                         prices: dict[str, dict[str, float]] | None = None) -> Settings:
+    """Combine a model's entry with the settings every model shares and the price table."""
     engine: dict[str, Any] = {}
     if entry["provider"] == "llama_cpp":
         # n_ctx and n_batch can change the logits, so they are part of each request's
@@ -371,9 +587,75 @@ def settings_from_params(slug: str, entry: dict[str, Any], collect: dict[str, An
             # same path must not reuse the stored answers.
             engine["model_path"] = entry["model_path"]
             engine["model_sha256"] = file_sha256(Path(entry["model_path"]))
-    # Every Settings field named like a key of the collect section takes that key's value.
+    elif entry["provider"] == "openai_compatible":
+        # Another server may serve another model under the same name.
+        engine = {"base_url": entry["base_url"]}
+    # Every Settings field named like a key of the collect section takes that key's value,
+    # unless the model entry sets it for this model.
     shared = {field.name: collect[field.name] for field in dataclasses.fields(Settings) if field.name in collect}
-    return Settings(slug=slug, provider=entry["provider"], model=entry["model"], form=form, engine=engine, **shared)
+    shared.update({name: entry[name] for name in PER_MODEL_KEYS if name in entry})
+    if entry["provider"] == "anthropic":
+        shared["distribution"] = False  # the API has no log-probabilities; records say so
+        # Recent Claude models reject sampling settings: only a model entry's own are sent.
+        shared["temperature"] = entry.get("temperature")
+        shared["top_p"] = entry.get("top_p")
+    remote: dict[str, Any] = {}
+    if entry["provider"] != "llama_cpp":
+        value = {name: entry.get(name, default) for name, default in REMOTE_DEFAULTS.items()}
+        price = (prices or {}).get(entry["model"])
+        remote = {
+            "concurrency": value["concurrency"],
+            "requests_per_minute": value["requests_per_minute"],
+            "timeout_s": value["timeout_s"],
+            "retry": RetryPolicy(retries=value["retries"], backoff_s=value["backoff_s"],
+                                 max_backoff_s=value["max_backoff_s"]),
+            "batch": value["batch"],
+            "batch_poll_s": value["batch_poll_s"],
+            "price": Price(**price) if price else None,
+            "max_spend_usd": entry.get("max_spend_usd"),
+        }
+    return Settings(slug=slug, provider=entry["provider"], model=entry["model"], form=form, engine=engine,
+                    **shared, **remote)
+
+
+def check_provider_settings(params: dict[str, Any], slug: str, template: Template, source: str = "params.yaml") -> None:
+    """Check the settings a model's provider can honour; raise InputError before any request.
+
+    This also reads the model's API key, so that an unset key stops the run here.
+    """
+    entry = params["models"][slug]
+    provider = entry["provider"]
+    field = f"models.{slug}"
+    wrong = LOCAL_ONLY_KEYS if provider != "llama_cpp" else REMOTE_ONLY_KEYS
+    for name in wrong:
+        if name in entry:
+            kind = "llama_cpp models" if provider != "llama_cpp" else "remote providers"
+            raise InputError(source, f"{field}.{name}", f"only applies to {kind}, not to {provider}",
+                             "remove it from this model's entry")
+    if provider == "llama_cpp":
+        return
+    if provider == "openai_compatible" and "base_url" not in entry:
+        raise InputError(source, f"{field}.base_url", "missing key: an openai_compatible model needs its server's URL",
+                         "add base_url, such as http://127.0.0.1:8000/v1")
+    constrain = entry.get("constrain", params["collect"]["constrain"])
+    if constrain != "none":
+        raise InputError(source, f"{field}.constrain",
+                         f"constrain: {constrain} needs a grammar, which only the llama_cpp provider applies",
+                         "add constrain: none to this model's entry (or set collect.constrain: none)")
+    if template.format != "chat":
+        raise InputError(source, f"{field}.template", f"the template {template.id} is a completion prompt, "
+                         f"but the {provider} provider takes chat messages", "choose a chat template")
+    if provider == "anthropic" and params["collect"]["answer_mode"] == "logprobs":
+        raise InputError(source, "collect.answer_mode", "the Anthropic API returns no log-probabilities",
+                         "use answer_mode: text, or leave this model out of a logprobs study")
+    if entry.get("batch") and provider == "openai_compatible":
+        raise InputError(source, f"{field}.batch", "batch mode needs the OpenAI Batch API or Anthropic's "
+                         "Message Batches, which compatible servers do not offer", "remove batch: true")
+    if "max_spend_usd" in entry and entry["model"] not in params.get("prices", {}):
+        raise InputError(source, f"{field}.max_spend_usd", f"no price for the model id {entry['model']!r}",
+                         f"add prices.{entry['model']}: {{input: ..., output: ...}} in US dollars per million "
+                         "tokens, or remove the cap")
+    read_api_key(slug, entry, source)
 
 
 def select_template(params: dict[str, Any], slug: str, source: str = "params.yaml") -> Template:
@@ -405,6 +687,7 @@ def select_template(params: dict[str, Any], slug: str, source: str = "params.yam
                          f"{collect['mode']}-mode study")
     if entry["provider"] == "llama_cpp":
         check_weights(entry["model"], entry.get("model_path"), source=source, field=f"models.{slug}")
+    check_provider_settings(params, slug, template, source)
     return template
 
 
@@ -425,4 +708,7 @@ def select_dilemma_battery(params: dict[str, Any], slug: str, source: str = "par
     if template.mode != "dilemma":
         raise InputError(source, field, f"the template {template.id} is for {template.mode} mode, not for dilemmas",
                          "choose a dilemma-mode template such as dilemma-chat-v1 or dilemma-completion-v1")
+    if entry["provider"] != "llama_cpp" and template.format != "chat":
+        raise InputError(source, field, f"the template {template.id} is a completion prompt, but the "
+                         f"{entry['provider']} provider takes chat messages", "choose a chat template such as dilemma-chat-v1")
     return DilemmaBattery(load_dilemma_set(root / params["dilemmas"]["file"]), template)

@@ -192,13 +192,65 @@ MODEL_ENTRY = Section(
         "n_ctx": Int(256, 1 << 20),
         "n_batch": Int(1, 1 << 16),
         "n_threads": Int(1, 1024),
+        # Per-model values of collect settings, for models that need another budget or
+        # sampling (reasoning models, Claude models that take only one of temperature and top_p).
+        "temperature": Float(0.0, 2.0),
+        "top_p": Float(0.0, 1.0),
+        "max_tokens": Int(1, 1 << 20),
+        "constrain": Choice(("none", "digit")),
+        # remote providers only: speed, retries, batches and spending (none of them changes a reply)
+        "concurrency": Int(1, 1024),
+        "requests_per_minute": Int(0, 1_000_000),
+        "timeout_s": Float(0.01, 86_400.0),
+        "retries": Int(0, 100),
+        "backoff_s": Float(0.0, 3600.0),
+        "max_backoff_s": Float(0.0, 86_400.0),
+        "batch": Flag(),
+        "batch_poll_s": Float(0.01, 86_400.0),
+        "max_spend_usd": Float(0.0, 1e9),
     },
-    optional=("template", "dilemma_template", "api_key_env", "base_url", "model_path", "n_ctx", "n_batch", "n_threads"),
+    optional=("template", "dilemma_template", "api_key_env", "base_url", "model_path", "n_ctx", "n_batch", "n_threads",
+              "temperature", "top_p", "max_tokens", "constrain", "concurrency", "requests_per_minute", "timeout_s",
+              "retries", "backoff_s", "max_backoff_s", "batch", "batch_poll_s", "max_spend_usd"),
 )
+
+PRICE_ENTRY = Section(
+    {
+        "input": Float(0.0, 1e6),
+        "output": Float(0.0, 1e6),
+        "batch_factor": Float(0.0, 1.0),
+    },
+    optional=("batch_factor",),
+)
+
+
+@dataclass(frozen=True)
+class Prices(Spec):
+    """US dollars per million tokens, keyed by the provider's model id."""
+
+    entry: Section
+
+    def check(self, value, source, key):
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise InputError(source, key, f"must map model ids to prices, got {value!r}",
+                             "write entries such as gpt-4o-mini: {input: 0.15, output: 0.60, batch_factor: 0.5}")
+        checked = {}
+        for model_id, entry in value.items():
+            if not isinstance(model_id, str) or not model_id.strip():
+                raise InputError(source, f"{key}.{model_id}", "a price must be keyed by a model id",
+                                 "use the provider's model id, as in models.<slug>.model")
+            checked[model_id] = self.entry.check(entry, source, f"{key}.{model_id}")
+        return checked
+
+    def describe(self):
+        return "a mapping of model ids to {input, output, batch_factor} in US dollars per million tokens"
 
 PARAMS_SPEC = Section(
     {
         "models": Models(MODEL_ENTRY),
+        "prices": Prices(PRICE_ENTRY),
         "instrument": Section(
             {
                 "file": Text(hint="the path of an instrument file, relative to the project folder"),
@@ -225,7 +277,10 @@ PARAMS_SPEC = Section(
                 "temperature": Float(0.0, 2.0),
                 "top_p": Float(0.0, 1.0),
                 "max_tokens": Int(1, 1 << 16),
-            }
+                # A truncated reply is asked once more with this many tokens (0: no such retry).
+                "truncation_max_tokens": Int(0, 1 << 20),
+            },
+            optional=("truncation_max_tokens",),
         ),
         "clean": Section(
             {
@@ -282,7 +337,8 @@ PARAMS_SPEC = Section(
                 "warn_below_trials": Int(0),
             }
         ),
-    }
+    },
+    optional=("prices",),
 )
 
 

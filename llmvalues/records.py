@@ -34,6 +34,18 @@ received_at          UTC time the reply arrived
 error                message of a failed request, else null
 package_version      llmvalues version that collected the record
 ===================  ===========================================================
+
+Fields that records collected by earlier versions lack (readers use ``get``):
+
+===================  ===========================================================
+system_fingerprint   the backend configuration the provider reported (OpenAI)
+retries              failed tries before this answer (retried errors, batch rounds)
+batch_id             the provider's batch that answered it, else null
+===================  ===========================================================
+
+Which of these fields describe the collection event rather than the answer
+(``EVENT_FIELDS``) matters when two runs are compared: a resumed run or a run
+with injected faults has the same records except for them.
 """
 
 from __future__ import annotations
@@ -52,6 +64,8 @@ RECORD_FIELDS = (
     "attempt", "seed", "sampling", "reply", "finish_reason", "distribution", "usage",
     "latency_s", "cost_usd", "requested_at", "received_at", "error", "package_version",
 )
+OPTIONAL_RECORD_FIELDS = ("system_fingerprint", "retries", "batch_id")
+EVENT_FIELDS = ("latency_s", "requested_at", "received_at", "retries", "batch_id", "package_version")
 QUESTIONNAIRE = "pvq"
 # The questionnaire and the dilemmas (``llmvalues.dilemma_answers.DILEMMAS``).
 BATTERIES = (QUESTIONNAIRE, "dilemmas")

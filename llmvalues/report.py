@@ -303,8 +303,8 @@ def _models_section(models: dict[str, Any], quality: dict[str, Any]) -> Section:
     entries = {model: quality["models"].get(model) for model in models}
     show_digit_mass = any(isinstance(entry, dict) and entry.get("mean_digit_mass") is not None
                           for entry in entries.values())
-    header = ["model", "provider", "model id", "trials", "answers", "counted rate"]
-    numeric = [False, False, False, True, True, True]
+    header = ["model", "provider", "model id", "trials", "answers", "counted rate", "spend (USD)"]
+    numeric = [False, False, False, True, True, True, True]
     if show_digit_mass:
         header.append("mean digit mass")
         numeric.append(True)
@@ -320,6 +320,7 @@ def _models_section(models: dict[str, Any], quality: dict[str, Any]) -> Section:
             _format_count(entry.get("trials")),
             f"{answers} of {expected}" if answers is not None and expected is not None else MISSING,
             format_percent(entry.get("counted_rate")),
+            _format_spend(entry, settings["provider"]),
         ]
         if show_digit_mass:
             row.append(format_number(entry.get("mean_digit_mass"), 3))
@@ -328,7 +329,9 @@ def _models_section(models: dict[str, Any], quality: dict[str, Any]) -> Section:
     counted = " and ".join(COUNTED_STATUSES)
     blocks = [
         Paragraph(f"Counted answers are {counted} ratings. The counted rate is their share of the expected "
-                  f"answers (trials x {N_ITEMS}), so missing answers lower it."),
+                  f"answers (trials x {N_ITEMS}), so missing answers lower it. Spend is the estimated cost "
+                  "of every request in the model's records (questionnaire and dilemmas), from the token counts "
+                  "the provider reported and the prices in params.yaml; local models cost nothing."),
         Table(header, rows, numeric),
     ]
     absent = [model for model, entry in entries.items() if not isinstance(entry, dict)]
@@ -341,6 +344,18 @@ def _models_section(models: dict[str, Any], quality: dict[str, Any]) -> Section:
                                 "A low mass means that, left free, the model would mostly not have answered "
                                 "with a rating."))
     return Section("Models", blocks)
+
+
+def _format_spend(entry: dict[str, Any], provider: str) -> str:
+    spend, unpriced = entry.get("spend_usd"), entry.get("unpriced_records")
+    if spend is None:
+        return MISSING
+    if provider == "llama_cpp":
+        return "0 (local)"
+    text = f"{spend:.4f}"
+    if unpriced:
+        text += f" + {unpriced} unpriced"
+    return text
 
 
 def _quality_section(models: dict[str, Any], quality: dict[str, Any]) -> Section:

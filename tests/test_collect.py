@@ -21,7 +21,7 @@ from llmvalues.instrument import resolve_instrument
 from llmvalues.parsing import COUNTED_STATUSES, parse_block_reply, parse_reply
 from llmvalues.prompts import resolve_template
 from llmvalues.providers import create_provider
-from llmvalues.records import RECORD_FIELDS, validate_record
+from llmvalues.records import OPTIONAL_RECORD_FIELDS, RECORD_FIELDS, validate_record
 from llmvalues import weights
 
 SMOLLM2 = {"provider": "llama_cpp", "model": "SmolLM2-135M-Instruct", "n_ctx": 2048, "n_batch": 512, "n_threads": 2}
@@ -108,7 +108,7 @@ def test_item_mode_records(tmp_path, provider):
     assert [(record["trial"], record["item"]) for record in records if record["attempt"] == 0] == [
         (1, 1), (1, 6), (1, 23), (2, 1), (2, 6), (2, 23)]
     for record in records:
-        assert list(sorted(record)) == sorted(RECORD_FIELDS)
+        assert list(sorted(record)) == sorted(RECORD_FIELDS + OPTIONAL_RECORD_FIELDS)
         validate_record(record, "view", "record", "smol")
         assert record["reply"] in {"1", "2", "3", "4", "5", "6"}
         assert parse_reply(record["reply"]).status in COUNTED_STATUSES
@@ -200,7 +200,10 @@ class RecordingProviderDouble:
         self.model_id = provider.model_id
         self.contents = []
 
-    def complete(self, request):
+    supports_logprobs = True
+    supports_batch = False
+
+    async def acomplete(self, request):
         self.contents.append(request.content)
         return self.provider.complete(request)
 

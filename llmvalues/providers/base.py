@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Union
 
 
 @dataclass(frozen=True)
@@ -17,8 +17,8 @@ class Request:
     """
 
     content: list[dict[str, str]] | str
-    temperature: float
-    top_p: float
+    temperature: float | None  # None: the provider's default (not sent)
+    top_p: float | None
     max_tokens: int
     seed: int
     constrain: str = "none"
@@ -36,12 +36,26 @@ class Response:
     usage: dict[str, Any] = field(default_factory=dict)
     distribution: dict[str, Any] | None = None
     error: str | None = None
+    system_fingerprint: str | None = None  # the backend configuration OpenAI reports
+    # Why no digit distribution could be read although one was requested.
+    logprobs_error: str | None = None
 
 
 class Provider(Protocol):
-    """Anything that can answer a Request."""
+    """Anything that can answer a Request.
+
+    ``acomplete`` sends the request once. A remote provider raises
+    ``llmvalues.retry.TransientError`` or ``FatalError`` when it fails; the caller retries.
+    """
 
     model_id: str
+    supports_logprobs: bool
+    supports_batch: bool
 
-    def complete(self, request: Request) -> Response:
+    async def acomplete(self, request: Request) -> Response:
         ...
+
+
+# What a batch returns for one request: its reply, or the error it ended with
+# (a TransientError is sent again in the next batch, a FatalError stops the run).
+BatchOutcome = Union[Response, Exception]

@@ -49,6 +49,9 @@ def _quiet_stderr():
 class LlamaCppProvider:
     """A llama.cpp model loaded once and asked many times."""
 
+    supports_logprobs = True
+    supports_batch = False
+
     def __init__(self, model_path: str | Path, *, model_id: str, n_ctx: int, n_batch: int, n_threads: int):
         import llama_cpp
         from llama_cpp import Llama
@@ -97,6 +100,10 @@ class LlamaCppProvider:
             "mean": float((points * renormalized).sum()),
             "argmax": int(points[int(np.argmax(renormalized))]),
         }
+
+    async def acomplete(self, request: Request) -> Response:
+        """Answer in the calling thread: the model runs one request at a time."""
+        return self.complete(request)
 
     def complete(self, request: Request) -> Response:
         from llama_cpp import LlamaGrammar
