@@ -216,6 +216,10 @@ class Cell:
     prepare: Callable[[int, int | None], PreparedRequest]
 
 
+class _NotSent(Exception):
+    """A request that was waiting for its turn when the run began to stop."""
+
+
 class CollectionStopped(Exception):
     """The run stopped before every cell was answered; what was answered is stored."""
 
@@ -291,11 +295,24 @@ class Collector:
         every answer received before that is stored.
         """
         self._progress = progress
-        if self.settings.batch:
-            from .batches import BatchRunner
+        return asyncio.run(self._run())
 
-            return asyncio.run(BatchRunner(self).run())
-        return asyncio.run(self._run_direct())
+    async def _run(self) -> list[dict[str, Any]]:
+        try:
+            if self.settings.batch:
+                from .batches import BatchRunner
+
+                return await BatchRunner(self).run()
+            return await self._run_direct()
+        finally:
+            await self._close_provider()
+
+    async def _close_provider(self) -> None:
+        # A remote client's connections belong to this event loop: close them before it ends.
+        close = getattr(self._provider, "aclose", None)
+        if close is not None:
+            await close()
+            self._provider = None
 
     async def _run_direct(self) -> list[dict[str, Any]]:
         self._limiter = RequestLimiter(self.settings.concurrency, self.settings.requests_per_minute)
@@ -480,9 +497,6 @@ class Collector:
         """Send a request (retrying transient failures) and store its answer; None when the run stops."""
         if self.stopping:
             return None
-        bound = self.request_bound(prepared)
-        if not self.reserve_or_stop(bound):
-            return None
 
         def on_retry(number: int, error: TransientError, delay: float) -> None:
             self.retries[error.kind] += 1
@@ -492,14 +506,14 @@ class Collector:
         requested_at = _now()
         started = time.perf_counter()
         try:
-            response, retries = await call_with_retries(lambda: self._try(prepared.request), self.settings.retry,
-                                                        on_retry=on_retry)
+            (response, bound), retries = await call_with_retries(lambda: self._try(prepared), self.settings.retry,
+                                                                 on_retry=on_retry)
+        except _NotSent:
+            return None
         except FatalError as error:
-            self.spending.release(bound)
             self.stop(f"{cell.label}: {error.cause}", error.fix)
             return None
         except RetriesExhausted as error:
-            self.spending.release(bound)
             self.stop(f"{cell.label}: {error}",
                       "the provider keeps failing: wait, then run collect again to resume (answers so far are stored)")
             return None
@@ -510,12 +524,23 @@ class Collector:
         self.sent += 1
         return record
 
-    async def _try(self, request: Request) -> Response:
+    async def _try(self, prepared: PreparedRequest) -> tuple[Response, float]:
+        """Send one try once a slot is free; return the reply and the cost bound reserved for it."""
         async with self._limiter:
-            if self.settings.provider == "llama_cpp":
-                # In-process and one at a time: a timeout could not interrupt it.
-                return await self.provider.acomplete(request)
-            return await with_timeout(self.provider.acomplete(request), self.settings.timeout_s)
+            if self.stopping:
+                raise _NotSent  # it waited for a slot while the run began to stop
+            bound = self.request_bound(prepared)
+            if not self.reserve_or_stop(bound):
+                raise _NotSent
+            try:
+                if self.settings.provider == "llama_cpp":
+                    # In-process and one at a time: a timeout could not interrupt it.
+                    return await self.provider.acomplete(prepared.request), bound
+                return await with_timeout(self.provider.acomplete(prepared.request), self.settings.timeout_s), bound
+            except BaseException:
+                # NOTE: a try that timed out may still be billed; the cap then counts it as free.
+                self.spending.release(bound)
+                raise
 
     def make_record(self, prepared: PreparedRequest, response: Response, *, requested_at: str,
                     latency_s: float | None, retries: int, batch_id: str | None = None) -> dict[str, Any]:

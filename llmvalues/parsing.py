@@ -10,8 +10,9 @@ Every reply gets one status:
   4.5), or a rating on another scale ("7/10").
 - ``ambiguous``: more than one distinct candidate rating ("3 or 4").
 - ``unparseable``: text with no candidate rating.
-- ``empty``: no text, or only white space.
-- ``truncated``: the provider stopped at the token limit; the text is not parsed.
+- ``empty``: no text, or only white space, and not cut at the token limit.
+- ``truncated``: the provider stopped at the token limit (with or without text);
+  the text is not parsed.
 - ``error``: the request failed; there is no reply.
 
 A rating is never clipped, rounded, guessed or replaced by a default; when in
@@ -412,10 +413,14 @@ def _whole_reply_status(text: str | None, finish_reason: str | None, error: str 
     """Return the status that a whole reply gets before any parsing, if any."""
     if error:
         return ParsedReply(ERROR, note=str(error))
-    if text is None or not _ZERO_WIDTH.sub("", text).strip():
-        return ParsedReply(EMPTY)
+    blank = text is None or not _ZERO_WIDTH.sub("", text).strip()
     if finish_reason in TRUNCATION_REASONS:
-        return ParsedReply(TRUNCATED, note=f"finish reason {finish_reason}")
+        # A blank reply cut at the limit is truncated too: a reasoning model can spend
+        # the whole budget on hidden reasoning tokens before writing any text.
+        note = f"finish reason {finish_reason}" + (", no reply text" if blank else "")
+        return ParsedReply(TRUNCATED, note=note)
+    if blank:
+        return ParsedReply(EMPTY)
     return None
 
 

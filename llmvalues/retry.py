@@ -7,7 +7,8 @@ of two exceptions:
 - ``TransientError``: worth another try. Rate limits (429), server errors (5xx),
   overloaded (529), timeouts, dropped connections and malformed response bodies.
 - ``FatalError``: another try would fail the same way or cost money for nothing.
-  400, 401, 403, 404, 422 and an exhausted quota (429 ``insufficient_quota``).
+  400, 401, 403, 404, 422 and an exhausted quota or credit (429
+  ``insufficient_quota``, 402, Anthropic's ``billing_error``).
   It carries the cause and what to do, and it stops the run.
 
 ``call_with_retries`` waits with exponential backoff and full jitter, and at
@@ -131,8 +132,8 @@ def classify_status(status: int, body: Any, headers: Mapping[str, str] | None, m
     Anthropic: ``{"type": "error", "error": {"type": ...}}``), or None.
     """
     code = _error_code(body)
-    if status == 429 and code == "insufficient_quota":
-        return FatalError(f"429 insufficient_quota: {message}", QUOTA_FIX)
+    if status == 402 or code in ("insufficient_quota", "billing_error"):
+        return FatalError(f"{status} {code or 'payment required'}: {message}", QUOTA_FIX)
     if status == 429:
         return TransientError(RATE_LIMITED, message, parse_retry_after(headers))
     if status == 529:
@@ -149,6 +150,9 @@ def _error_code(body: Any) -> str | None:
         return None
     error = body.get("error", body)
     if isinstance(error, dict):
+        details = error.get("details")
+        if isinstance(details, dict) and isinstance(details.get("error_code"), str):
+            return details["error_code"]  # Anthropic's specific code, next to its general type
         for name in ("code", "type"):
             if isinstance(error.get(name), str):
                 return error[name]
@@ -160,8 +164,7 @@ async def call_with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolic
                             rng: random.Random | None = None) -> tuple[T, int]:
     """Await ``call()`` until it succeeds; return its result and the number of retries it took.
 
-    ``on_retry(retry_number, error, delay)`` is told about each retry before the
-    wait. A FatalError propagates at once; after ``policy.retries`` retries the
+    ``on_retry(retry_number, error, delay)`` is called before each wait. A FatalError propagates at once; after ``policy.retries`` retries the
     last TransientError is raised inside RetriesExhausted. ``call`` must bound
     its own time (see ``with_timeout``), so that one hung request cannot stall a run.
     """

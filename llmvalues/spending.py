@@ -1,4 +1,4 @@
-"""What requests cost: prices from params.yaml, the cost of a reply, and the spending cap.
+"""Request costs: prices from params.yaml, the cost of a reply, and the spending cap.
 
 Prices are US dollars per million tokens, keyed by the provider's model id::
 

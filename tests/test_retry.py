@@ -50,7 +50,9 @@ def test_transient_statuses(status, body, kind):
     (403, None, "permissions"),
     (404, {"code": "model_not_found"}, "model id"),
     (429, {"code": "insufficient_quota", "type": "insufficient_quota"}, "quota"),
-    (429, {"type": "error", "error": {"type": "error", "code": "insufficient_quota"}}, "quota"),
+    (429, {"type": "error", "error": {"type": "rate_limit_error", "details": {"error_code": "insufficient_quota"}}},
+     "quota"),
+    (402, {"type": "error", "error": {"type": "billing_error"}}, "credit"),
 ])
 def test_fatal_statuses_say_what_to_do(status, body, fix_words):
     error = classify_status(status, body, None, "the provider's message")

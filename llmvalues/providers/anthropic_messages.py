@@ -65,13 +65,17 @@ class AnthropicMessagesProvider:
             params["extra_body"] = sampling
         return params
 
+    async def aclose(self) -> None:
+        """Close the client's connections."""
+        await self.client.close()
+
     async def acomplete(self, request: Request) -> Response:
         """Send one request, once; raise TransientError or FatalError when it fails."""
         params = self.params(request)
         try:
             raw = await self.client.messages.with_raw_response.create(**params)
             data = await raw.http_response.aread()
-        except self._anthropic.AnthropicError as error:
+        except (self._anthropic.AnthropicError, ValueError) as error:
             raise translate_sdk_error(error, self._anthropic) from None
         return response_from_message(decode_json_body(data))
 
@@ -85,7 +89,7 @@ class AnthropicMessagesProvider:
             # NOTE: if this call times out after the server created the batch, the retry
             # creates a second one; the first is then never read (and may be billed).
             batch = await self.client.messages.batches.create(requests=entries)
-        except self._anthropic.AnthropicError as error:
+        except (self._anthropic.AnthropicError, ValueError) as error:
             raise translate_sdk_error(error, self._anthropic) from None
         return batch.id
 
@@ -93,7 +97,7 @@ class AnthropicMessagesProvider:
         """Tell whether a batch has finished processing."""
         try:
             batch = await self.client.messages.batches.retrieve(batch_id)
-        except self._anthropic.AnthropicError as error:
+        except (self._anthropic.AnthropicError, ValueError) as error:
             raise translate_sdk_error(error, self._anthropic) from None
         return batch.processing_status == "ended"
 
@@ -105,7 +109,7 @@ class AnthropicMessagesProvider:
             async for entry in results:
                 if entry.custom_id in requests:
                     outcomes[entry.custom_id] = _result_outcome(entry.result.model_dump())
-        except self._anthropic.AnthropicError as error:
+        except (self._anthropic.AnthropicError, ValueError) as error:
             raise translate_sdk_error(error, self._anthropic) from None
         return outcomes
 

@@ -36,8 +36,12 @@ ENDED_STATES = ("completed", "expired", "cancelled")
 def translate_sdk_error(error: Exception, sdk: Any) -> Exception:
     """Map an exception of the openai or anthropic client to a TransientError or FatalError.
 
-    ``sdk`` is the client module; both SDKs share these exception names.
+    ``sdk`` is the client module; both SDKs share these exception names. Both
+    clients raise json.JSONDecodeError (a ValueError) for a reply body that is
+    not JSON, and neither retries it: it is a malformed body here.
     """
+    if isinstance(error, ValueError):
+        return TransientError(MALFORMED, f"response body is not JSON ({error})")
     if isinstance(error, sdk.APITimeoutError):
         return TransientError(TIMEOUT, "the client timed out")
     if isinstance(error, sdk.APIConnectionError):
@@ -98,13 +102,17 @@ class OpenAIChatProvider:
             body["top_logprobs"] = TOP_LOGPROBS
         return body
 
+    async def aclose(self) -> None:
+        """Close the client's connections."""
+        await self.client.close()
+
     async def acomplete(self, request: Request) -> Response:
         """Send one request, once; raise TransientError or FatalError when it fails."""
         body = self.body(request)
         try:
             raw = await self.client.chat.completions.with_raw_response.create(**body)
             data = await raw.http_response.aread()
-        except self._openai.OpenAIError as error:
+        except (self._openai.OpenAIError, ValueError) as error:
             raise translate_sdk_error(error, self._openai) from None
         return response_from_completion(decode_json_body(data), request)
 
@@ -122,7 +130,7 @@ class OpenAIChatProvider:
             # creates a second one; the first is then never read (and may be billed).
             batch = await self.client.batches.create(input_file_id=uploaded.id, endpoint=CHAT_PATH,
                                                      completion_window="24h")
-        except self._openai.OpenAIError as error:
+        except (self._openai.OpenAIError, ValueError) as error:
             raise translate_sdk_error(error, self._openai) from None
         return batch.id
 
@@ -130,7 +138,7 @@ class OpenAIChatProvider:
         """Tell whether a batch has finished; raise FatalError when the provider failed it."""
         try:
             batch = await self.client.batches.retrieve(batch_id)
-        except self._openai.OpenAIError as error:
+        except (self._openai.OpenAIError, ValueError) as error:
             raise translate_sdk_error(error, self._openai) from None
         if batch.status in RUNNING_STATES:
             return False
@@ -149,7 +157,7 @@ class OpenAIChatProvider:
                 if file_id:
                     content = await self.client.files.content(file_id)
                     texts.append(content.text)
-        except self._openai.OpenAIError as error:
+        except (self._openai.OpenAIError, ValueError) as error:
             raise translate_sdk_error(error, self._openai) from None
         outcomes: dict[str, BatchOutcome] = {}
         for text in texts:
