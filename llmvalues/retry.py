@@ -164,9 +164,10 @@ async def call_with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolic
                             rng: random.Random | None = None) -> tuple[T, int]:
     """Await ``call()`` until it succeeds; return its result and the number of retries it took.
 
-    ``on_retry(retry_number, error, delay)`` is called before each wait. A FatalError propagates at once; after ``policy.retries`` retries the
-    last TransientError is raised inside RetriesExhausted. ``call`` must bound
-    its own time (see ``with_timeout``), so that one hung request cannot stall a run.
+    ``on_retry(retry_number, error, delay)`` is called before each wait. A
+    FatalError propagates at once; after ``policy.retries`` retries the last
+    TransientError is raised inside RetriesExhausted. ``call`` must bound its own
+    time (see ``with_timeout``), so that one hung request cannot stall a run.
     """
     rng = rng or random.Random()
     retry_number = 0
