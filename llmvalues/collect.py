@@ -42,7 +42,7 @@ from .outputs import atomic_write_text
 from .limits import RequestLimiter
 from .parsing import COUNTED_STATUSES, TRUNCATION_REASONS, parse_block_reply, parse_reply
 from .prompts import Template, render_block, render_dilemma, render_item, resolve_template
-from .providers import LLAMA_CPP_DEFAULTS, REMOTE_DEFAULTS, Provider, Request, Response, read_api_key
+from .providers import LLAMA_CPP_DEFAULTS, REMOTE_DEFAULTS, Provider, Request, Response
 from .records import QUESTIONNAIRE
 from .retry import FatalError, RetriesExhausted, RetryPolicy, TransientError, call_with_retries, with_timeout
 from .spending import Price, SpendingCap, max_request_cost, reply_cost
@@ -646,7 +646,9 @@ def settings_from_params(slug: str, entry: dict[str, Any], collect: dict[str, An
 def check_provider_settings(params: dict[str, Any], slug: str, template: Template, source: str = "params.yaml") -> None:
     """Check the settings a model's provider can honour; raise InputError before any request.
 
-    This also reads the model's API key, so that an unset key stops the run here.
+    The API key is not read here: answers already stored are reused without it,
+    so that anyone can re-run the pipeline from a committed store. It is read when
+    the first request must be sent, and a missing key stops the run there.
     """
     entry = params["models"][slug]
     provider = entry["provider"]
@@ -680,7 +682,6 @@ def check_provider_settings(params: dict[str, Any], slug: str, template: Templat
         raise InputError(source, f"{field}.max_spend_usd", f"no price for the model id {entry['model']!r}",
                          f"add prices.{entry['model']}: {{input: ..., output: ...}} in US dollars per million "
                          "tokens, or remove the cap")
-    read_api_key(slug, entry, source)
 
 
 def select_template(params: dict[str, Any], slug: str, source: str = "params.yaml") -> Template:

@@ -343,14 +343,26 @@ def test_batch_results_resume_from_the_ledger(tmp_path, api_key):
 
 def test_missing_key_stops_before_any_request(tmp_path, monkeypatch):
     monkeypatch.delenv(KEY_VARIABLE, raising=False)
-    params = {"models": {"fake": {"provider": "openai", "model": "fake-model", "api_key_env": KEY_VARIABLE,
-                                  "constrain": "none"}},
-              "collect": COLLECT, "prices": {}}
-    with pytest.raises(InputError) as raised:
-        check_provider_settings(params, "fake", resolve_template("portrait-chat-v1"))
+    with FakeProviderServer() as server:
+        collector = make_collector(tmp_path, model_entry(server))
+        with pytest.raises(InputError) as raised:
+            collector.run()
+        assert server.counts["requests"] == 0
     message = str(raised.value)
     assert f"{KEY_VARIABLE} that should hold the API key is not set" in message
     assert "models.fake.api_key_env" in message
+
+
+def test_stored_answers_need_no_key(tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_VARIABLE, KEY)
+    with FakeProviderServer() as server:
+        entry = model_entry(server)
+        first = make_collector(tmp_path, entry).run()
+        monkeypatch.delenv(KEY_VARIABLE)
+        again = make_collector(tmp_path, entry)
+        records = again.run()
+    assert again.sent == 0
+    assert answers_of(records) == answers_of(first)
 
 
 @pytest.mark.parametrize("change, field, problem", [

@@ -183,9 +183,9 @@ def test_missing_key_stops_before_any_request(tmp_path):
         result = run_stage(project, key=None)
         assert server.counts["requests"] == 0
     assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert f"models.{SLUG}.api_key_env: the environment variable {KEY_VARIABLE}" in lines[0]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: params.yaml: models.{SLUG}.api_key_env: the environment variable {KEY_VARIABLE}")
+    assert "Traceback" not in result.stderr
     assert not (project / "data" / "raw").exists()
 
 
