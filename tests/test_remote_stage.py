@@ -35,6 +35,7 @@ def write_project(root: Path, server: FakeProviderServer, provider: str = "opena
     """Create a project folder with the shipped instrument and dilemmas and a remote model."""
     shutil.copytree(PROJECT_ROOT / "llmvalues" / "instruments", root / "llmvalues" / "instruments")
     shutil.copytree(PROJECT_ROOT / "data" / "dilemmas", root / "data" / "dilemmas")
+    shutil.copytree(PROJECT_ROOT / "data" / "norms", root / "data" / "norms")
     params = load_params(PROJECT_ROOT / "params.yaml")
     base_url = server.anthropic_base_url if provider == "anthropic" else server.openai_base_url
     entry = {"provider": provider, "model": "fake-model", "api_key_env": KEY_VARIABLE, "base_url": base_url,
@@ -221,3 +222,24 @@ def test_no_api_key_in_any_output(tmp_path):
     assert scanned >= 7  # stores, views, the ledger and the logs, besides the copied inputs
     for output in outputs:
         assert SECRET not in output.stdout + output.stderr
+
+
+def test_check_params_names_an_unsupported_setting(tmp_path):
+    with FakeProviderServer() as server:
+        project = write_project(tmp_path, server, constrain="digit")
+    result = subprocess.run([str(Path(sys.executable).parent / "llmvalues"), "check-params"], cwd=project,
+                            env=stage_environment(key=None), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2  # the command's code for bad input
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"models.{SLUG}.constrain: constrain: digit needs a grammar" in lines[0]
+    assert "add constrain: none" in lines[0]
+
+
+def test_check_params_accepts_a_remote_model_without_its_key(tmp_path):
+    with FakeProviderServer() as server:
+        project = write_project(tmp_path, server)
+    result = subprocess.run([str(Path(sys.executable).parent / "llmvalues"), "check-params"], cwd=project,
+                            env=stage_environment(key=None), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["models"] == [SLUG]
