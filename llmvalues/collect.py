@@ -252,7 +252,7 @@ class Collector:
         self.reused = 0
         self.retries: Counter = Counter()  # kind of transient failure -> retries
         self.spending = SpendingCap(settings.max_spend_usd, spent=store.spend())
-        self._stop: CollectionStopped | None = None
+        self._stop: CollectionStopped | InputError | None = None
         self._limiter: RequestLimiter | None = None
         self._progress: Callable[[int], None] | None = None
 
@@ -510,6 +510,13 @@ class Collector:
                                                                  on_retry=on_retry)
         except _NotSent:
             return None
+        except InputError as error:
+            # A setting that only the first request needs, such as the API key: every
+            # other cell would fail the same way, so the run stops with this error.
+            if self._stop is None:
+                self._stop = error
+                self.log.error("stopping: %s", error)
+            return None
         except FatalError as error:
             self.stop(f"{cell.label}: {error.cause}", error.fix)
             return None
@@ -536,11 +543,18 @@ class Collector:
                 if self.settings.provider == "llama_cpp":
                     # In-process and one at a time: a timeout could not interrupt it.
                     return await self.provider.acomplete(prepared.request), bound
-                return await with_timeout(self.provider.acomplete(prepared.request), self.settings.timeout_s), bound
+                return await with_timeout(self._send_unless_stopping(prepared.request), self.settings.timeout_s), bound
             except BaseException:
                 # NOTE: a try that timed out may still be billed; the cap then counts it as free.
                 self.spending.release(bound)
                 raise
+
+    async def _send_unless_stopping(self, request: Request) -> Response:
+        # wait_for runs this as a task of its own, which starts a moment later: the run may
+        # have begun to stop in between.
+        if self.stopping:
+            raise _NotSent
+        return await self.provider.acomplete(request)
 
     def make_record(self, prepared: PreparedRequest, response: Response, *, requested_at: str,
                     latency_s: float | None, retries: int, batch_id: str | None = None) -> dict[str, Any]:

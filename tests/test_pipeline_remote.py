@@ -22,7 +22,7 @@ def remote_models(base_url: str) -> str:
         "    constrain: none\n"
         "    max_tokens: 8\n"
         "    backoff_s: 0.01\n"
-        "    timeout_s: 2.0\n"
+        "    timeout_s: 10.0\n"
         "\n"
     )
 

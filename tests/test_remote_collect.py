@@ -37,7 +37,7 @@ def api_key(monkeypatch):
 def model_entry(server, provider="openai", **changes):
     base_url = server.anthropic_base_url if provider == "anthropic" else server.openai_base_url
     entry = {"provider": provider, "model": "fake-model", "api_key_env": KEY_VARIABLE, "base_url": base_url,
-             "constrain": "none", "timeout_s": 1.0, "backoff_s": 0.01, "max_backoff_s": 0.05, "concurrency": 4,
+             "constrain": "none", "timeout_s": 10.0, "backoff_s": 0.01, "max_backoff_s": 0.05, "concurrency": 4,
              "batch_poll_s": 0.02}
     entry.update(changes)
     return entry
@@ -104,8 +104,8 @@ def test_unpriced_model_has_unknown_cost(tmp_path, api_key):
 def test_faults_leave_the_same_records(tmp_path, api_key, provider):
     with FakeProviderServer() as server:
         clean = make_collector(tmp_path, model_entry(server, provider), store="clean.jsonl").run()
-    with FakeProviderServer(failure_rate=0.2, seed=5, hang_seconds=2.0, retry_after_ms=20) as server:
-        collector = make_collector(tmp_path, model_entry(server, provider, timeout_s=0.5), store="faulty.jsonl")
+    with FakeProviderServer(failure_rate=0.2, seed=5, hang_seconds=4.0, retry_after_ms=20) as server:
+        collector = make_collector(tmp_path, model_entry(server, provider, timeout_s=1.5), store="faulty.jsonl")
         faulty = collector.run()
         failures = {kind: server.counts[kind] for kind in ("429", "500", "529", "timeout", "malformed", "drop")}
     assert sum(failures.values()) > 0

@@ -39,7 +39,7 @@ def write_project(root: Path, server: FakeProviderServer, provider: str = "opena
     params = load_params(PROJECT_ROOT / "params.yaml")
     base_url = server.anthropic_base_url if provider == "anthropic" else server.openai_base_url
     entry = {"provider": provider, "model": "fake-model", "api_key_env": KEY_VARIABLE, "base_url": base_url,
-             "constrain": "none", "max_tokens": 8, "concurrency": 8, "timeout_s": 1.0, "backoff_s": 0.01,
+             "constrain": "none", "max_tokens": 8, "concurrency": 8, "timeout_s": 1.5, "backoff_s": 0.01,
              "max_backoff_s": 0.05, "batch_poll_s": 0.05}
     entry.update(entry_changes)
     params["models"] = {SLUG: entry}
@@ -114,7 +114,7 @@ def kill_when(process: subprocess.Popen, condition, timeout: float = 120) -> boo
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_sigkill_and_resume_give_the_same_records(tmp_path, monkeypatch, seed):
     rng = random.Random(seed)
-    with FakeProviderServer(latency=0.005, failure_rate=0.1, seed=seed, hang_seconds=2.0) as server:
+    with FakeProviderServer(latency=0.005, failure_rate=0.1, seed=seed, hang_seconds=4.0) as server:
         reference = write_project(tmp_path / "reference", server)
         result = run_stage(reference)
         assert result.returncode == 0, result.stderr
@@ -191,7 +191,7 @@ def test_missing_key_stops_before_any_request(tmp_path):
 
 
 def test_log_counts_the_retries(tmp_path):
-    with FakeProviderServer(failure_rate=0.2, seed=9, hang_seconds=2.0) as server:
+    with FakeProviderServer(failure_rate=0.2, seed=9, hang_seconds=4.0) as server:
         project = write_project(tmp_path, server, trials=1)
         result = run_stage(project)
         failures = sum(server.counts[kind] for kind in ("429", "500", "529", "timeout", "malformed", "drop"))
@@ -203,7 +203,7 @@ def test_log_counts_the_retries(tmp_path):
 
 
 def test_no_api_key_in_any_output(tmp_path):
-    with FakeProviderServer(failure_rate=0.2, seed=4, hang_seconds=2.0) as server:
+    with FakeProviderServer(failure_rate=0.2, seed=4, hang_seconds=4.0) as server:
         direct = write_project(tmp_path / "direct", server, trials=1)
         batch = write_project(tmp_path / "batch", server, trials=1, batch=True, batch_poll_s=0.01)
         failing = write_project(tmp_path / "failing", server, trials=1, concurrency=1)
