@@ -44,7 +44,8 @@ from .parsing import COUNTED_STATUSES, TRUNCATION_REASONS, parse_block_reply, pa
 from .prompts import Template, render_block, render_dilemma, render_item, resolve_template
 from .providers import LLAMA_CPP_DEFAULTS, REMOTE_DEFAULTS, Provider, Request, Response
 from .records import QUESTIONNAIRE
-from .retry import FatalError, RetriesExhausted, RetryPolicy, TransientError, call_with_retries, with_timeout
+from .retry import (CONNECTION, TIMEOUT, FatalError, RetriesExhausted, RetryPolicy, TransientError, call_with_retries,
+                    with_timeout)
 from .spending import Price, SpendingCap, max_request_cost, reply_cost
 from .weights import check_weights, file_sha256
 
@@ -521,8 +522,7 @@ class Collector:
             self.stop(f"{cell.label}: {error.cause}", error.fix)
             return None
         except RetriesExhausted as error:
-            self.stop(f"{cell.label}: {error}",
-                      "the provider keeps failing: wait, then run collect again to resume (answers so far are stored)")
+            self.stop(f"{cell.label}: {error}", self.exhausted_fix(error))
             return None
         record = self.make_record(prepared, response, requested_at=requested_at,
                                   latency_s=round(time.perf_counter() - started, 4), retries=retries)
@@ -530,6 +530,14 @@ class Collector:
         self.store.append(record)
         self.sent += 1
         return record
+
+    def exhausted_fix(self, error: RetriesExhausted) -> str:
+        """Say what to do when a request kept failing."""
+        if error.last.kind in (CONNECTION, TIMEOUT):
+            where = self.settings.engine.get("base_url") or "the provider"
+            return (f"check that {where} can be reached (models.{self.settings.slug}.base_url) and that "
+                    f"timeout_s suits the model, then run collect again to resume (answers so far are stored)")
+        return "the provider keeps failing: wait, then run collect again to resume (answers so far are stored)"
 
     async def _try(self, prepared: PreparedRequest) -> tuple[Response, float]:
         """Send one try once a slot is free; return the reply and the cost bound reserved for it."""

@@ -395,3 +395,14 @@ def test_anthropic_rejects_logprobs_mode(api_key):
     params = {"models": {"fake": entry}, "collect": {**COLLECT, "answer_mode": "logprobs"}, "prices": {}}
     with pytest.raises(InputError, match="no log-probabilities"):
         check_provider_settings(params, "fake", resolve_template("portrait-chat-v1"))
+
+
+def test_unreachable_server_names_base_url(tmp_path, api_key):
+    with FakeProviderServer() as server:
+        entry = model_entry(server, concurrency=1, retries=1)
+    # The server is stopped: its port now refuses connections.
+    collector = make_collector(tmp_path, entry, trials=1, items=(1,))
+    with pytest.raises(CollectionStopped) as raised:
+        collector.run()
+    assert "dropped connection" in raised.value.cause
+    assert "models.fake.base_url" in raised.value.fix

@@ -47,7 +47,7 @@ def read_api_key(slug: str, entry: dict[str, Any], source: str = "params.yaml") 
     value = os.environ.get(variable, "").strip()
     if not value:
         raise InputError(source, f"models.{slug}.api_key_env",
-                         f"the environment variable {variable} that should hold the API key is not set",
+                         f"the environment variable {variable} that should hold the API key is not set or empty",
                          f"export {variable}=... in the shell that runs collect (keys are never read from files)")
     return value
 
