@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 from .errors import InputError
 from .providers import Request, Response
-from .retry import FatalError, RetriesExhausted, TransientError, call_with_retries, with_timeout
+from .retry import BATCH_LINE_FAILED, FatalError, RetriesExhausted, TransientError, call_with_retries, with_timeout
 
 if TYPE_CHECKING:
     from .collect import Cell, Collector, PreparedRequest
@@ -32,6 +32,12 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 SUBMITTED = "submitted"
 COLLECTED = "collected"
+# A batch the provider failed, or no longer knows: its requests go into a new batch.
+ABANDONED = "abandoned"
+# Requests per batch: an OpenAI batch file may hold up to 50,000 requests and 200 MB
+# (the openai client 3.63's docstring of batches.create); larger rounds are split.
+# NOTE: the file size is not checked, and Anthropic's own limits were not looked up.
+MAX_BATCH_REQUESTS = 50_000
 
 
 def ledger_path(store_path: str | Path) -> Path:
@@ -47,20 +53,27 @@ class BatchLedger:
         self.path = Path(path)
         self.entries: list[dict[str, Any]] = []
         if self.path.exists():
+            self._drop_partial_line()
             with self.path.open(encoding="utf-8") as stream:
                 for number, line in enumerate(stream, start=1):
-                    if not line.endswith("\n"):
-                        break  # a write cut short by a kill: the batch it described was not recorded
                     try:
                         self.entries.append(json.loads(line))
                     except json.JSONDecodeError:
                         raise InputError(str(self.path), f"line {number}", "not a ledger entry",
                                          "restore the file from git; it is only ever appended to") from None
 
+    def _drop_partial_line(self) -> None:
+        # A final line without its newline is a write cut short by a kill: the batch it
+        # described was never recorded, so the line is removed before anything is appended.
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with self.path.open("r+b") as stream:
+                stream.truncate(data.rfind(b"\n") + 1)
+
     def open_batches(self) -> list[dict[str, Any]]:
-        """Return the submitted batches whose results were not yet stored, oldest first."""
-        collected = {entry["batch_id"] for entry in self.entries if entry["event"] == COLLECTED}
-        return [entry for entry in self.entries if entry["event"] == SUBMITTED and entry["batch_id"] not in collected]
+        """Return the submitted batches that were neither collected nor abandoned, oldest first."""
+        closed = {entry["batch_id"] for entry in self.entries if entry["event"] in (COLLECTED, ABANDONED)}
+        return [entry for entry in self.entries if entry["event"] == SUBMITTED and entry["batch_id"] not in closed]
 
     def append(self, entry: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,6 +98,7 @@ class BatchRunner:
         self.settings = collector.settings
         self.ledger = BatchLedger(ledger_path(collector.store.path))
         self.failures: Counter = Counter()  # request key -> batches that returned no answer for it
+        self.stored_now: set[str] = set()  # keys whose answers this run stored
         self._done_cells = 0
 
     async def run(self) -> list[dict[str, Any]]:
@@ -92,10 +106,16 @@ class BatchRunner:
         collector = self.collector
         cells = collector.cells()
         for entry in self.ledger.open_batches():
+            if self._origin(entry) != self._origin(None):
+                collector.log.info("leaving open batch %s alone: it went to %s, not to the current %s",
+                                   entry["batch_id"], self._origin(entry), self._origin(None))
+                continue
             collector.log.info("resuming batch %s (%d requests) submitted at %s", entry["batch_id"],
                                len(entry["requests"]), entry["submitted_at"])
             await self._finish(entry, committed=True)
             self._report_progress(cells)
+            if collector.stopping:
+                break
         while not collector.stopping:
             pending = self._pending(cells)
             if not pending:
@@ -114,7 +134,14 @@ class BatchRunner:
         for cell in cells:
             records, _ = collector.stored_attempts(cell)
             view.extend(records)
+        collector.reused = sum(1 for record in view if record["key"] not in self.stored_now)
         return view
+
+    def _origin(self, entry: dict[str, Any] | None) -> tuple[str, str, str | None]:
+        """Return where a ledger entry's batch went (or the current settings': None)."""
+        if entry is None:
+            return self.settings.provider, self.settings.model, self.settings.engine.get("base_url")
+        return entry["provider"], entry["model"], entry.get("base_url")
 
     def _pending(self, cells: list[Cell]) -> dict[str, tuple[PreparedRequest, Cell]]:
         pending = {}
@@ -131,10 +158,19 @@ class BatchRunner:
         self._done_cells = done
 
     def _within_cap(self, pending: dict[str, tuple[PreparedRequest, Cell]]) -> list[tuple[PreparedRequest, Cell]]:
-        """Reserve the cost bound of as many pending requests as the cap allows, in cell order."""
+        """Reserve the cost bound of as many pending requests as the cap and the batch size allow.
+
+        Requests that do not fit wait for a later round, when the actual costs of
+        this one are known. The run stops only when not even one request fits.
+        """
         chosen = []
         for prepared, cell in pending.values():
-            if not self.collector.reserve_or_stop(self.collector.request_bound(prepared)):
+            if len(chosen) == MAX_BATCH_REQUESTS:
+                break
+            bound = self.collector.request_bound(prepared)
+            if not self.collector.spending.reserve(bound):
+                if not chosen:
+                    self.collector.reserve_or_stop(bound)
                 break
             chosen.append((prepared, cell))
         return chosen
@@ -151,6 +187,7 @@ class BatchRunner:
             "batch_id": batch_id,
             "provider": self.settings.provider,
             "model": self.settings.model,
+            "base_url": self.settings.engine.get("base_url"),
             "submitted_at": _now(),
             "requests": [{"key": prepared.key, "label": cell.label, "request": dataclasses.asdict(prepared.request),
                           "fields": prepared.fields} for prepared, cell in chosen],
@@ -177,9 +214,10 @@ class BatchRunner:
                 collector.spending.reserved += bound
         polls = 0
         while True:
-            ended = await self._call(lambda: collector.provider.batch_ended(batch_id), f"polling batch {batch_id}")
+            ended = await self._call(lambda: collector.provider.batch_ended(batch_id), f"polling batch {batch_id}",
+                                     abandon=batch_id)
             if ended is None:
-                return  # stopping; the batch stays open in the ledger for the next run
+                return  # stopping; unless abandoned, the batch stays open in the ledger for the next run
             if ended:
                 break
             polls += 1
@@ -187,7 +225,7 @@ class BatchRunner:
             await asyncio.sleep(self.settings.batch_poll_s)
         requests = {key: request.request for key, (request, _) in prepared.items()}
         outcomes = await self._call(lambda: collector.provider.batch_results(batch_id, requests),
-                                    f"downloading batch {batch_id}")
+                                    f"downloading batch {batch_id}", abandon=batch_id)
         if outcomes is None:
             return
         answered = failed = 0
@@ -200,6 +238,7 @@ class BatchRunner:
                     collector.spending.settle(bounds[key], record["cost_usd"])
                     collector.store.append(record)
                     collector.sent += 1
+                    self.stored_now.add(key)
                 else:
                     collector.spending.release(bounds[key])
                 answered += 1
@@ -209,7 +248,8 @@ class BatchRunner:
             if isinstance(outcome, FatalError):
                 collector.stop(f"{label}: {outcome.cause}", outcome.fix)
                 continue
-            error = outcome if isinstance(outcome, TransientError) else TransientError("missing", "no result line")
+            error = outcome if isinstance(outcome, TransientError) else \
+                TransientError(BATCH_LINE_FAILED, "the batch's results have no line for this request")
             self.failures[key] += 1
             collector.retries[error.kind] += 1
             collector.log.info("batch %s did not answer %s (request %s): %s; it goes into the next batch",
@@ -221,8 +261,13 @@ class BatchRunner:
                             "answered": answered, "failed": failed})
         collector.log.info("collected batch %s: %d answered, %d to send again", batch_id, answered, failed)
 
-    async def _call(self, call: Callable[[], Awaitable[T]], what: str) -> T | None:
-        """Run one batch API call with the retry layer; None (and the run stopping) when it fails for good."""
+    async def _call(self, call: Callable[[], Awaitable[T]], what: str, abandon: str | None = None) -> T | None:
+        """Run one batch API call with the retry layer; None (and the run stopping) when it fails for good.
+
+        With ``abandon``, an error that retrying cannot fix marks that batch abandoned
+        in the ledger, so that the next run sends its requests in a new batch
+        instead of asking for the failed one again.
+        """
         collector = self.collector
 
         def on_retry(number: int, error: TransientError, delay: float) -> None:
@@ -235,7 +280,13 @@ class BatchRunner:
                                                 self.settings.retry, on_retry=on_retry)
             return result
         except FatalError as error:
-            collector.stop(f"{what}: {error.cause}", error.fix)
+            fix = error.fix
+            if abandon is not None:
+                self.ledger.append({"event": ABANDONED, "batch_id": abandon, "abandoned_at": _now(),
+                                    "reason": error.cause})
+                fix = (f"{fix}; batch {abandon} is marked abandoned in {self.ledger.path}, so the next run "
+                       "sends its unanswered requests in a new batch")
+            collector.stop(f"{what}: {error.cause}", fix)
         except RetriesExhausted as error:
             collector.stop(f"{what}: {error}", "wait, then run collect again: open batches are resumed")
         return None

@@ -44,8 +44,8 @@ from .parsing import COUNTED_STATUSES, TRUNCATION_REASONS, parse_block_reply, pa
 from .prompts import Template, render_block, render_dilemma, render_item, resolve_template
 from .providers import LLAMA_CPP_DEFAULTS, REMOTE_DEFAULTS, Provider, Request, Response
 from .records import QUESTIONNAIRE
-from .retry import (CONNECTION, TIMEOUT, FatalError, RetriesExhausted, RetryPolicy, TransientError, call_with_retries,
-                    with_timeout)
+from .retry import (CONNECTION, TIMEOUT, FatalError, RetriesExhausted, RetryPolicy, RetryStopped, TransientError,
+                    call_with_retries, with_timeout)
 from .spending import Price, SpendingCap, max_request_cost, reply_cost
 from .weights import check_weights, file_sha256
 
@@ -255,6 +255,7 @@ class Collector:
         self.spending = SpendingCap(settings.max_spend_usd, spent=store.spend())
         self._stop: CollectionStopped | InputError | None = None
         self._limiter: RequestLimiter | None = None
+        self._stop_event: asyncio.Event | None = None  # set by stop(); created inside the event loop
         self._progress: Callable[[int], None] | None = None
 
     @property
@@ -299,6 +300,7 @@ class Collector:
         return asyncio.run(self._run())
 
     async def _run(self) -> list[dict[str, Any]]:
+        self._stop_event = asyncio.Event()
         try:
             if self.settings.batch:
                 from .batches import BatchRunner
@@ -475,10 +477,12 @@ class Collector:
                                 batch=self.settings.batch)
 
     def stop(self, cause: str, fix: str) -> None:
-        """Stop starting requests; the first cause is the one reported."""
+        """Stop starting requests and end backoff waits; the first cause is the one reported."""
         if self._stop is None:
             self._stop = CollectionStopped(cause, fix)
             self.log.error("stopping: %s; %s", cause, fix)
+            if self._stop_event is not None:
+                self._stop_event.set()
 
     @property
     def stopping(self) -> bool:
@@ -504,12 +508,10 @@ class Collector:
             self.log.info("retry %d/%d of %s (request %s): %s; waiting %.2f s", number, self.settings.retry.retries,
                           cell.label, prepared.key[:12], error, delay)
 
-        requested_at = _now()
-        started = time.perf_counter()
         try:
-            (response, bound), retries = await call_with_retries(lambda: self._try(prepared), self.settings.retry,
-                                                                 on_retry=on_retry)
-        except _NotSent:
+            (response, bound, requested_at, latency), retries = await call_with_retries(
+                lambda: self._try(prepared), self.settings.retry, on_retry=on_retry, stop=self._stop_event)
+        except (_NotSent, RetryStopped):
             return None
         except InputError as error:
             # A setting that only the first request needs, such as the API key: every
@@ -517,6 +519,7 @@ class Collector:
             if self._stop is None:
                 self._stop = error
                 self.log.error("stopping: %s", error)
+                self._stop_event.set()
             return None
         except FatalError as error:
             self.stop(f"{cell.label}: {error.cause}", error.fix)
@@ -524,8 +527,7 @@ class Collector:
         except RetriesExhausted as error:
             self.stop(f"{cell.label}: {error}", self.exhausted_fix(error))
             return None
-        record = self.make_record(prepared, response, requested_at=requested_at,
-                                  latency_s=round(time.perf_counter() - started, 4), retries=retries)
+        record = self.make_record(prepared, response, requested_at=requested_at, latency_s=latency, retries=retries)
         self.spending.settle(bound, record["cost_usd"])
         self.store.append(record)
         self.sent += 1
@@ -539,23 +541,45 @@ class Collector:
                     f"timeout_s suits the model, then run collect again to resume (answers so far are stored)")
         return "the provider keeps failing: wait, then run collect again to resume (answers so far are stored)"
 
-    async def _try(self, prepared: PreparedRequest) -> tuple[Response, float]:
-        """Send one try once a slot is free; return the reply and the cost bound reserved for it."""
+    async def _try(self, prepared: PreparedRequest) -> tuple[Response, float, str, float]:
+        """Send one try once a slot is free.
+
+        Returns the reply, the cost bound reserved for it, the time it was sent and
+        its latency in seconds (the wait for a slot and earlier tries left out).
+        """
         async with self._limiter:
             if self.stopping:
                 raise _NotSent  # it waited for a slot while the run began to stop
             bound = self.request_bound(prepared)
-            if not self.reserve_or_stop(bound):
+            if not await self._reserve(bound):
                 raise _NotSent
+            requested_at = _now()
+            started = time.perf_counter()
             try:
                 if self.settings.provider == "llama_cpp":
                     # In-process and one at a time: a timeout could not interrupt it.
-                    return await self.provider.acomplete(prepared.request), bound
-                return await with_timeout(self._send_unless_stopping(prepared.request), self.settings.timeout_s), bound
+                    response = await self.provider.acomplete(prepared.request)
+                else:
+                    response = await with_timeout(self._send_unless_stopping(prepared.request),
+                                                  self.settings.timeout_s)
             except BaseException:
                 # NOTE: a try that timed out may still be billed; the cap then counts it as free.
                 self.spending.release(bound)
                 raise
+            return response, bound, requested_at, round(time.perf_counter() - started, 4)
+
+    async def _reserve(self, bound: float) -> bool:
+        """Reserve a request's cost bound, waiting while requests in flight may free enough.
+
+        The bounds of requests in flight are several times their cost, so the cap
+        stops the run only when the bound does not fit with nothing else in flight.
+        """
+        while not self.spending.reserve(bound):
+            if self.spending.reserved == 0 or self.stopping:
+                self.reserve_or_stop(bound)
+                return False
+            await asyncio.sleep(0.02)
+        return True
 
     async def _send_unless_stopping(self, request: Request) -> Response:
         # wait_for runs this as a task of its own, which starts a moment later: the run may
@@ -634,9 +658,10 @@ def settings_from_params(slug: str, entry: dict[str, Any], collect: dict[str, An
             # same path must not reuse the stored answers.
             engine["model_path"] = entry["model_path"]
             engine["model_sha256"] = file_sha256(Path(entry["model_path"]))
-    elif entry["provider"] == "openai_compatible":
-        # Another server may serve another model under the same name.
-        engine = {"base_url": entry["base_url"]}
+    elif entry.get("base_url"):
+        # Another server may serve another model under the same name, and answers of a
+        # test server must never be reused for the provider's own API.
+        engine = {"base_url": entry["base_url"].rstrip("/")}
     # Every Settings field named like a key of the collect section takes that key's value,
     # unless the model entry sets it for this model.
     shared = {field.name: collect[field.name] for field in dataclasses.fields(Settings) if field.name in collect}

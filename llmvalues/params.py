@@ -185,7 +185,8 @@ MODEL_ENTRY = Section(
         "template": Text(hint="a prompt template id or file for this model"),
         "dilemma_template": Text(hint="a dilemma-mode prompt template id or file for this model"),
         "api_key_env": Text(pattern=r"[A-Z_][A-Z0-9_]*", hint="the name of an environment variable, such as OPENAI_API_KEY"),
-        "base_url": Text(hint="the server's base URL"),
+        "base_url": Text(pattern=r"https?://[^\s/?#]+[^\s]*",
+                         hint="the server's base URL, such as http://127.0.0.1:8000/v1 (http:// or https://)"),
         # llama_cpp only: a GGUF file of one's own, and engine settings that change the logits
         "model_path": Text(hint="the path of a GGUF file"),
         # llama-cpp-python 0.3.36 rounds a context below 256 up and then overflows its buffers.
@@ -338,7 +339,6 @@ PARAMS_SPEC = Section(
             }
         ),
     },
-    optional=("prices",),
 )
 
 

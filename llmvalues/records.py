@@ -27,9 +27,11 @@ finish_reason        the provider's finish reason
 distribution         logprobs mode: probabilities of 1-6 renormalized over the
                      digits, ``digit_mass`` before renormalizing, ``mean``, ``argmax``
 usage                token counts as reported
-latency_s            seconds from request to reply
+latency_s            seconds from sending the request to its reply (the try that
+                     succeeded; null for a batch)
 cost_usd             estimated cost
-requested_at         UTC time the request was sent (ISO 8601)
+requested_at         UTC time the request was sent (ISO 8601): the try that
+                     succeeded, or the batch's submission
 received_at          UTC time the reply arrived
 error                message of a failed request, else null
 package_version      llmvalues version that collected the record

@@ -34,6 +34,7 @@ OVERLOADED = "529 overloaded"
 TIMEOUT = "timeout"
 CONNECTION = "dropped connection"
 MALFORMED = "malformed body"
+BATCH_LINE_FAILED = "batch line without an answer"
 
 # What to do about each non-retryable HTTP status.
 FIXES = {
@@ -64,6 +65,10 @@ class FatalError(Exception):
         super().__init__(f"{cause}; {fix}")
         self.cause = cause
         self.fix = fix
+
+
+class RetryStopped(Exception):
+    """The run began to stop while a request waited to be retried."""
 
 
 class RetriesExhausted(Exception):
@@ -161,12 +166,13 @@ def _error_code(body: Any) -> str | None:
 
 async def call_with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolicy, *,
                             on_retry: Callable[[int, TransientError, float], None] | None = None,
-                            rng: random.Random | None = None) -> tuple[T, int]:
+                            rng: random.Random | None = None, stop: asyncio.Event | None = None) -> tuple[T, int]:
     """Await ``call()`` until it succeeds; return its result and the number of retries it took.
 
     ``on_retry(retry_number, error, delay)`` is called before each wait. A
     FatalError propagates at once; after ``policy.retries`` retries the last
-    TransientError is raised inside RetriesExhausted. ``call`` must bound its own
+    TransientError is raised inside RetriesExhausted. When ``stop`` is set during
+    a wait, the wait ends at once with RetryStopped. ``call`` must bound its own
     time (see ``with_timeout``), so that one hung request cannot stall a run.
     """
     rng = rng or random.Random()
@@ -181,7 +187,18 @@ async def call_with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolic
             delay = policy.delay(retry_number, error.retry_after, rng)
             if on_retry is not None:
                 on_retry(retry_number, error, delay)
-            await asyncio.sleep(delay)
+            await _wait(delay, stop)
+
+
+async def _wait(delay: float, stop: asyncio.Event | None) -> None:
+    if stop is None:
+        await asyncio.sleep(delay)
+        return
+    try:
+        await asyncio.wait_for(stop.wait(), delay)
+    except asyncio.TimeoutError:
+        return
+    raise RetryStopped
 
 
 async def with_timeout(awaitable: Awaitable[T], timeout_s: float) -> T:

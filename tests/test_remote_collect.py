@@ -102,9 +102,10 @@ def test_unpriced_model_has_unknown_cost(tmp_path, api_key):
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_faults_leave_the_same_records(tmp_path, api_key, provider):
-    with FakeProviderServer() as server:
+    # One server for both runs: its URL is part of each request's key.
+    with FakeProviderServer(seed=5, hang_seconds=4.0, retry_after_ms=20) as server:
         clean = make_collector(tmp_path, model_entry(server, provider), store="clean.jsonl").run()
-    with FakeProviderServer(failure_rate=0.2, seed=5, hang_seconds=4.0, retry_after_ms=20) as server:
+        server.failure_rate = 0.2
         collector = make_collector(tmp_path, model_entry(server, provider, timeout_s=1.5), store="faulty.jsonl")
         faulty = collector.run()
         failures = {kind: server.counts[kind] for kind in ("429", "500", "529", "timeout", "malformed", "drop")}
@@ -297,6 +298,9 @@ def test_spending_cap_stops_before_it_is_exceeded(tmp_path, api_key):
         stored = [json.loads(line) for line in (tmp_path / "store.jsonl").read_text().splitlines()]
         assert sum(record["cost_usd"] for record in stored) <= cap
 
+        # Waiting for requests in flight to settle lets the run come close to the cap.
+        assert sum(record["cost_usd"] for record in stored) > cap / 2
+
         raised_cap = make_collector(tmp_path, model_entry(server, max_spend_usd=1.0))
         records = raised_cap.run()
     assert len(records) == 3 * len(ITEMS)
@@ -305,9 +309,9 @@ def test_spending_cap_stops_before_it_is_exceeded(tmp_path, api_key):
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_batch_mode_collects_every_cell(tmp_path, api_key, provider):
-    with FakeProviderServer() as server:
+    with FakeProviderServer(invalid_reply_rate=0.3, seed=2) as server:
         direct = make_collector(tmp_path, model_entry(server, provider), store="direct.jsonl").run()
-    with FakeProviderServer(invalid_reply_rate=0.3, batch_error_rate=0.2, seed=2) as server:
+        server.batch_error_rate = 0.2
         collector = make_collector(tmp_path, model_entry(server, provider, batch=True), store="batch.jsonl")
         batched = collector.run()
         batches = server.counts["batches_created"]
@@ -406,3 +410,60 @@ def test_unreachable_server_names_base_url(tmp_path, api_key):
         collector.run()
     assert "dropped connection" in raised.value.cause
     assert "models.fake.base_url" in raised.value.fix
+
+
+def test_base_url_is_part_of_the_key(tmp_path):
+    def first_key(base_url):
+        entry = {"provider": "openai", "model": "fake-model", "base_url": base_url, "constrain": "none"}
+        settings = settings_from_params("fake", entry, COLLECT, "neutral", PRICES)
+        collector = Collector(settings, small_instrument((1,)), resolve_template("portrait-chat-v1"),
+                              Store(tmp_path / "store.jsonl"), lambda: None)
+        return collector.cells()[0].prepare(0, None).key
+
+    assert first_key("http://127.0.0.1:9000/v1") == first_key("http://127.0.0.1:9000/v1/")
+    assert first_key("http://127.0.0.1:9000/v1") != first_key("http://127.0.0.1:9001/v1")
+
+
+def test_ledger_drops_a_partial_line(tmp_path):
+    from llmvalues.batches import BatchLedger
+
+    path = tmp_path / "store.batches.jsonl"
+    whole = json.dumps({"event": "collected", "batch_id": "batch_a"})
+    path.write_text(whole + "\n" + '{"event": "submitted", "batch_id": "batch_x", "provi', encoding="utf-8")
+    ledger = BatchLedger(path)
+    assert [entry["batch_id"] for entry in ledger.entries] == ["batch_a"]
+    ledger.append({"event": "collected", "batch_id": "batch_b"})
+    assert [entry["batch_id"] for entry in BatchLedger(path).entries] == ["batch_a", "batch_b"]
+
+
+def test_unknown_batch_is_abandoned_then_replaced(tmp_path, api_key):
+    with FakeProviderServer(batch_polls=10**6) as server:
+        entry = model_entry(server, batch=True, retries=1)
+        ledger = tmp_path / "store.batches.jsonl"
+        submitted = {"event": "submitted", "batch_id": "batch_unknown", "provider": "openai", "model": "fake-model",
+                     "base_url": entry["base_url"], "submitted_at": "2026-01-01T00:00:00Z", "requests": []}
+        ledger.write_text(json.dumps(submitted) + "\n", encoding="utf-8")
+        with pytest.raises(CollectionStopped) as raised:
+            make_collector(tmp_path, entry, trials=1).run()
+        assert "404" in raised.value.cause
+        assert "marked abandoned" in raised.value.fix
+        assert server.counts["batches_created"] == 0
+
+        server.batch_polls = 0
+        records = make_collector(tmp_path, entry, trials=1).run()
+        assert server.counts["batches_created"] == 1
+    assert len(records) == len(ITEMS)
+    events = [json.loads(line)["event"] for line in ledger.read_text().splitlines()]
+    assert events == ["submitted", "abandoned", "submitted", "collected"]
+
+
+def test_open_batch_of_another_server_is_left_alone(tmp_path, api_key):
+    with FakeProviderServer(batch_polls=0) as server:
+        entry = model_entry(server, batch=True)
+        submitted = {"event": "submitted", "batch_id": "batch_elsewhere", "provider": "openai",
+                     "model": "fake-model", "base_url": "http://127.0.0.1:1/v1", "submitted_at": "2026-01-01T00:00:00Z",
+                     "requests": []}
+        (tmp_path / "store.batches.jsonl").write_text(json.dumps(submitted) + "\n", encoding="utf-8")
+        records = make_collector(tmp_path, entry, trials=1).run()
+        assert server.counts["batches_created"] == 1
+    assert len(records) == len(ITEMS)

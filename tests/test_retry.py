@@ -7,7 +7,8 @@ import pytest
 
 from llmvalues.limits import RequestLimiter
 from llmvalues.retry import (CONNECTION, OVERLOADED, RATE_LIMITED, SERVER_ERROR, TIMEOUT, FatalError,
-                             RetriesExhausted, RetryPolicy, TransientError, call_with_retries, classify_status,
+                             RetriesExhausted, RetryPolicy, RetryStopped, TransientError, call_with_retries,
+                             classify_status,
                              parse_retry_after, with_timeout)
 from llmvalues.spending import Price, SpendingCap, max_request_cost, reply_cost, token_counts
 
@@ -242,3 +243,21 @@ def test_spending_without_cap_counts():
     assert cap.reserve(1e9)
     cap.settle(1e9, 2.0)
     assert cap.spent == 2.0
+
+
+def test_stop_ends_a_backoff_wait_at_once():
+    async def scenario():
+        stop = asyncio.Event()
+
+        async def call():
+            raise TransientError(RATE_LIMITED, "slow down", retry_after=30.0)
+
+        task = asyncio.ensure_future(call_with_retries(call, RetryPolicy(retries=3), stop=stop))
+        await asyncio.sleep(0.05)
+        stop.set()
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(RetryStopped):
+            await task
+        return asyncio.get_running_loop().time() - started
+
+    assert run(scenario()) < 1.0

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..retry import MALFORMED, FatalError, TransientError, classify_status
+from ..retry import (BATCH_LINE_FAILED, MALFORMED, OVERLOADED, RATE_LIMITED, SERVER_ERROR, FatalError,
+                     TransientError, classify_status)
 from .base import BatchOutcome, Request, Response
 from .openai_chat import decode_json_body, translate_sdk_error
 
@@ -26,7 +27,10 @@ FATAL_ERROR_TYPES = {
     "permission_error": 403,
     "not_found_error": 404,
     "request_too_large": 413,
+    "billing_error": 402,
 }
+# Retryable error types of an errored batch request, as the retry counts name them.
+TRANSIENT_ERROR_KINDS = {"api_error": SERVER_ERROR, "overloaded_error": OVERLOADED, "rate_limit_error": RATE_LIMITED}
 
 
 class AnthropicMessagesProvider:
@@ -134,9 +138,9 @@ def _result_outcome(result: dict[str, Any]) -> BatchOutcome:
         message = str(detail.get("message") or error_type)
         if error_type in FATAL_ERROR_TYPES:
             return classify_status(FATAL_ERROR_TYPES[error_type], {"error": detail}, None, message)
-        return TransientError(str(error_type or "batch error"), message)
+        return TransientError(TRANSIENT_ERROR_KINDS.get(error_type, BATCH_LINE_FAILED), f"{error_type}: {message}")
     # canceled or expired: the request was not processed and is sent again
-    return TransientError(str(kind or "batch result"), "the batch did not process this request")
+    return TransientError(BATCH_LINE_FAILED, f"{kind}: the batch did not process this request")
 
 
 def response_from_message(body: Any) -> Response:

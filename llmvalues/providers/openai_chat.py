@@ -21,7 +21,7 @@ import json
 import math
 from typing import Any
 
-from ..retry import CONNECTION, MALFORMED, TIMEOUT, FatalError, TransientError, classify_status
+from ..retry import BATCH_LINE_FAILED, CONNECTION, MALFORMED, TIMEOUT, FatalError, TransientError, classify_status
 from ..values import SCALE_MAX, SCALE_MIN
 from .base import BatchOutcome, Request, Response
 
@@ -45,7 +45,8 @@ def translate_sdk_error(error: Exception, sdk: Any) -> Exception:
     if isinstance(error, sdk.APITimeoutError):
         return TransientError(TIMEOUT, "the client timed out")
     if isinstance(error, sdk.APIConnectionError):
-        return TransientError(CONNECTION, str(error) or "connection error")
+        cause = f" ({error.__cause__})" if error.__cause__ else ""
+        return TransientError(CONNECTION, _short(f"{error}{cause}"))
     if isinstance(error, sdk.APIStatusError):
         return classify_status(error.status_code, error.body, error.response.headers, _short(error.message))
     if isinstance(error, sdk.APIResponseValidationError):
@@ -184,8 +185,8 @@ def _batch_line_outcome(entry: dict[str, Any], request: Request) -> BatchOutcome
         message = _short(json.dumps(response.get("body")))
         return classify_status(response["status_code"], response.get("body"), None, message)
     # Lines without a response (expired, server errors) are sent again in the next batch.
-    return TransientError(MALFORMED if not error else str(error.get("code") or "batch error"),
-                          _short(str(error.get("message") or "no response for this request")))
+    code = error.get("code") or "no code"
+    return TransientError(BATCH_LINE_FAILED, _short(f"{code}: {error.get('message') or 'no response for this request'}"))
 
 
 def response_from_completion(body: Any, request: Request) -> Response:
