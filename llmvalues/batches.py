@@ -182,6 +182,8 @@ class BatchRunner:
             for prepared, _ in chosen:
                 self.collector.spending.release(self.collector.request_bound(prepared))
             return None
+        # NOTE: a kill between the provider creating the batch and this line reaching the
+        # disk loses the batch id; the next run then submits the same requests again.
         entry = {
             "event": SUBMITTED,
             "batch_id": batch_id,
