@@ -261,3 +261,11 @@ def test_stop_ends_a_backoff_wait_at_once():
         return asyncio.get_running_loop().time() - started
 
     assert run(scenario()) < 1.0
+
+
+def test_provider_messages_lose_key_fragments():
+    from llmvalues.providers.openai_chat import _short
+
+    message = "Incorrect API key provided: sk-proj-ab12************************wxyz. You can find your key."
+    assert _short(message) == "Incorrect API key provided: [key removed]. You can find your key."
+    assert _short("rate limit of 500 requests per minute") == "rate limit of 500 requests per minute"

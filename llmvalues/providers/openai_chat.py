@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from ..retry import BATCH_LINE_FAILED, CONNECTION, MALFORMED, TIMEOUT, FatalError, TransientError, classify_status
@@ -54,8 +55,14 @@ def translate_sdk_error(error: Exception, sdk: Any) -> Exception:
     return error
 
 
+# Things in a provider's error text that look like an API key, even masked: OpenAI's
+# 401 message quotes the start and end of the rejected key.
+KEY_PATTERN = re.compile(r"\b(?:sk|pk|key)[-_][A-Za-z0-9_\-*]{6,}")
+
+
 def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
+    """Shorten a provider's message for errors and logs, with anything like a key removed."""
+    text = KEY_PATTERN.sub("[key removed]", " ".join(str(text).split()))
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
