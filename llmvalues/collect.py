@@ -707,6 +707,10 @@ def check_provider_settings(params: dict[str, Any], slug: str, template: Templat
             raise InputError(source, f"{field}.{name}", f"only applies to {kind}, not to {provider}",
                              "remove it from this model's entry")
     if provider == "llama_cpp":
+        for name in ("temperature", "top_p"):
+            if name in entry and entry[name] is None:
+                raise InputError(source, f"{field}.{name}", "llama_cpp samples with a number, not null",
+                                 f"give a number, or remove {name} from this model's entry")
         return
     if provider == "openai_compatible" and "base_url" not in entry:
         raise InputError(source, f"{field}.base_url", "missing key: an openai_compatible model needs its server's URL",

@@ -88,6 +88,19 @@ class Float(Spec):
 
 
 @dataclass(frozen=True)
+class Nullable(Spec):
+    """A value of ``inner``'s type, or null."""
+
+    inner: Spec
+
+    def check(self, value, source, key):
+        return None if value is None else self.inner.check(value, source, key)
+
+    def describe(self):
+        return f"{self.inner.describe()}, or null"
+
+
+@dataclass(frozen=True)
 class Choice(Spec):
     options: tuple[str, ...]
 
@@ -194,9 +207,9 @@ MODEL_ENTRY = Section(
         "n_batch": Int(1, 1 << 16),
         "n_threads": Int(1, 1024),
         # Per-model values of collect settings, for models that need another budget or
-        # sampling (reasoning models, Claude models that take only one of temperature and top_p).
-        "temperature": Float(0.0, 2.0),
-        "top_p": Float(0.0, 1.0),
+        # sampling. Null leaves the setting out of the request (reasoning models reject it).
+        "temperature": Nullable(Float(0.0, 2.0)),
+        "top_p": Nullable(Float(0.0, 1.0)),
         "max_tokens": Int(1, 1 << 20),
         "constrain": Choice(("none", "digit")),
         # remote providers only: speed, retries, batches and spending (none of them changes a reply)

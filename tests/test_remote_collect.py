@@ -467,3 +467,26 @@ def test_open_batch_of_another_server_is_left_alone(tmp_path, api_key):
         records = make_collector(tmp_path, entry, trials=1).run()
         assert server.counts["batches_created"] == 1
     assert len(records) == len(ITEMS)
+
+
+def test_null_sampling_settings_are_left_out(tmp_path, api_key):
+    with FakeProviderServer() as server:
+        entry = model_entry(server, temperature=None, top_p=None)
+        records = make_collector(tmp_path, entry, trials=1, items=(1,)).run()
+        body = create_provider("fake", entry).body(Collector(
+            settings_from_params("fake", entry, COLLECT, "neutral", PRICES), small_instrument((1,)),
+            resolve_template("portrait-chat-v1"), Store(tmp_path / "unused.jsonl"),
+            lambda: None).cells()[0].prepare(0, None).request)
+    assert "temperature" not in body
+    assert "top_p" not in body
+    assert body["seed"] == records[0]["seed"]
+    assert records[0]["sampling"]["temperature"] is None
+    assert records[0]["sampling"]["top_p"] is None
+    assert parse_reply(records[0]["reply"]).counted
+
+
+def test_llama_cpp_rejects_null_temperature():
+    entry = {"provider": "llama_cpp", "model": "SmolLM2-135M-Instruct", "temperature": None}
+    params = {"models": {"smol": entry}, "collect": COLLECT, "prices": {}}
+    with pytest.raises(InputError, match="models.smol.temperature: llama_cpp samples with a number"):
+        check_provider_settings(params, "smol", resolve_template("portrait-chat-v1"))

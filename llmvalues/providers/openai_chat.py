@@ -95,13 +95,13 @@ class OpenAIChatProvider:
         if not isinstance(request.content, list):
             raise FatalError("the chat completions API takes chat messages, not a completion prompt",
                              "use a chat template for this model")
-        body: dict[str, Any] = {
-            "model": self.model_id,
-            "messages": request.content,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-            "seed": request.seed,
-        }
+        body: dict[str, Any] = {"model": self.model_id, "messages": request.content}
+        # A null temperature or top_p (set so in the model entry) is left out: reasoning
+        # models accept only their defaults.
+        for name, value in (("temperature", request.temperature), ("top_p", request.top_p)):
+            if value is not None:
+                body[name] = value
+        body["seed"] = request.seed
         # OpenAI's reasoning models accept only max_completion_tokens; many compatible
         # servers know only the older max_tokens.
         body["max_tokens" if self.compatible else "max_completion_tokens"] = request.max_tokens
