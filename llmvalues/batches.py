@@ -26,8 +26,10 @@ from .errors import InputError
 from .providers import Request, Response
 from .retry import BATCH_LINE_FAILED, FatalError, RetriesExhausted, TransientError, call_with_retries, with_timeout
 
+from .collect import PreparedRequest, _now, drop_partial_line
+
 if TYPE_CHECKING:
-    from .collect import Cell, Collector, PreparedRequest
+    from .collect import Cell, Collector
 
 T = TypeVar("T")
 SUBMITTED = "submitted"
@@ -53,7 +55,8 @@ class BatchLedger:
         self.path = Path(path)
         self.entries: list[dict[str, Any]] = []
         if self.path.exists():
-            self._drop_partial_line()
+            # A cut line described a batch that was never recorded; nothing may be appended to it.
+            drop_partial_line(self.path)
             with self.path.open(encoding="utf-8") as stream:
                 for number, line in enumerate(stream, start=1):
                     try:
@@ -61,14 +64,6 @@ class BatchLedger:
                     except json.JSONDecodeError:
                         raise InputError(str(self.path), f"line {number}", "not a ledger entry",
                                          "restore the file from git; it is only ever appended to") from None
-
-    def _drop_partial_line(self) -> None:
-        # A final line without its newline is a write cut short by a kill: the batch it
-        # described was never recorded, so the line is removed before anything is appended.
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            with self.path.open("r+b") as stream:
-                stream.truncate(data.rfind(b"\n") + 1)
 
     def open_batches(self) -> list[dict[str, Any]]:
         """Return the submitted batches that were neither collected nor abandoned, oldest first."""
@@ -82,12 +77,6 @@ class BatchLedger:
             stream.flush()
             os.fsync(stream.fileno())
         self.entries.append(entry)
-
-
-def _now() -> str:
-    from .collect import _now as now
-
-    return now()
 
 
 class BatchRunner:
@@ -204,8 +193,6 @@ class BatchRunner:
         ``committed`` batches come from an earlier run: their cost bounds are
         reserved here without checking the cap, because they were already sent.
         """
-        from .collect import PreparedRequest
-
         collector = self.collector
         batch_id = entry["batch_id"]
         prepared = {line["key"]: (PreparedRequest(line["key"], Request(**line["request"]), line["fields"]),

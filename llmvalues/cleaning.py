@@ -8,7 +8,6 @@ used rows only.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Any
 
@@ -17,6 +16,7 @@ import pandas as pd
 from .errors import InputError
 from .parsing import COUNTED_STATUSES, STATUSES, UNPARSEABLE, VALID, ParsedReply, parse_block_reply, parse_reply
 from .records import QUESTIONNAIRE
+from .spending import recorded_cost
 from .values import N_ITEMS
 
 ANSWER_COLUMNS = (
@@ -240,11 +240,11 @@ def summarize_collection(records: list[dict[str, Any]]) -> dict[str, Any]:
     spend = 0.0
     unpriced = retries = 0
     for record in records:
-        cost = record.get("cost_usd")
-        if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
-            spend += cost
-        else:
+        cost = recorded_cost(record)
+        if cost is None:
             unpriced += 1
+        else:
+            spend += cost
         count = record.get("retries")
         if isinstance(count, int) and not isinstance(count, bool):
             retries += count

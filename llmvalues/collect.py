@@ -22,7 +22,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import os
 import random
 import time
@@ -46,7 +45,7 @@ from .providers import LLAMA_CPP_DEFAULTS, REMOTE_DEFAULTS, Provider, Request, R
 from .records import QUESTIONNAIRE
 from .retry import (CONNECTION, TIMEOUT, FatalError, RetriesExhausted, RetryPolicy, RetryStopped, TransientError,
                     call_with_retries, with_timeout)
-from .spending import Price, SpendingCap, max_request_cost, reply_cost
+from .spending import Price, SpendingCap, max_request_cost, recorded_cost, reply_cost
 from .weights import check_weights, file_sha256
 
 DIGIT = "digit"
@@ -75,6 +74,14 @@ def request_key(payload: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def drop_partial_line(path: Path) -> None:
+    """Remove a final line without its newline: a write cut short by a kill, never a complete line."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as stream:
+            stream.truncate(data.rfind(b"\n") + 1)
+
+
 class Store:
     """The append-only file of every answer collected for one model.
 
@@ -89,7 +96,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
             self.path.touch()
-        self._drop_partial_line()
+        drop_partial_line(self.path)
         with self.path.open(encoding="utf-8") as stream:
             for number, line in enumerate(stream, start=1):
                 if line.strip():
@@ -101,24 +108,12 @@ class Store:
                                          "restore the store from git; it is only ever appended to") from None
                     self.records[key] = record
 
-    def _drop_partial_line(self) -> None:
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            keep = data.rfind(b"\n") + 1
-            with self.path.open("r+b") as stream:
-                stream.truncate(keep)
-
     def get(self, key: str) -> dict[str, Any] | None:
         return self.records.get(key)
 
     def spend(self) -> float:
         """Return the recorded cost of every answer in the store, in US dollars (unknown costs count 0)."""
-        total = 0.0
-        for record in self.records.values():
-            cost = record.get("cost_usd")
-            if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
-                total += cost
-        return total
+        return sum(recorded_cost(record) or 0.0 for record in self.records.values())
 
     def append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"

@@ -36,7 +36,7 @@ CONNECTION = "dropped connection"
 MALFORMED = "malformed body"
 BATCH_LINE_FAILED = "batch line without an answer"
 
-# What to do about each non-retryable HTTP status.
+# The fix for each non-retryable HTTP status, as the stop message gives it.
 FIXES = {
     400: "the provider rejected the request as invalid: check the model's settings in params.yaml "
          "(max_tokens, temperature, top_p, logprobs) against what this model accepts",

@@ -58,6 +58,14 @@ def reply_cost(price: Price | None, usage: dict[str, Any] | None, *, batch: bool
     return price.cost(*counts, batch=batch)
 
 
+def recorded_cost(record: dict[str, Any]) -> float | None:
+    """Return a record's ``cost_usd`` when it is a finite number, else None (unknown)."""
+    cost = record.get("cost_usd")
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
+        return float(cost)
+    return None
+
+
 def max_request_cost(price: Price, content: list[dict[str, str]] | str, max_tokens: int, *,
                      batch: bool = False) -> float:
     """Return an upper bound of a request's cost before it is sent.

@@ -56,6 +56,6 @@ class Provider(Protocol):
         ...
 
 
-# What a batch returns for one request: its reply, or the error it ended with
-# (a TransientError is sent again in the next batch, a FatalError stops the run).
+# The outcome of one request in a batch: its reply or its error. A request that ended
+# with a TransientError goes into the next batch, and a FatalError stops the run.
 BatchOutcome = Union[Response, Exception]
