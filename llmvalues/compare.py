@@ -23,7 +23,7 @@ from statsmodels.stats.multitest import multipletests
 CORRECTIONS = {"holm": "holm", "bh": "fdr_bh"}
 
 NORM_COLUMNS = (
-    "value", "n", "mean", "sd", "human_mean", "difference", "t", "df", "p", "p_corrected",
+    "value", "n", "mean", "sd", "human_mean", "difference", "ci_lower", "ci_upper", "t", "df", "p", "p_corrected",
     "d_model_sd", "d_human_sd", "note",
 )
 
@@ -40,7 +40,7 @@ def correct_p_values(p_values: pd.Series, method: str = "holm") -> pd.Series:
 
 
 def versus_norms(scores: pd.DataFrame, human_means: pd.Series, human_sds: pd.Series | None = None, *,
-                 correction: str = "holm") -> pd.DataFrame:
+                 correction: str = "holm", confidence: float = 0.95) -> pd.DataFrame:
     """Test each value of one model against the human mean.
 
     Parameters
@@ -54,13 +54,17 @@ def versus_norms(scores: pd.DataFrame, human_means: pd.Series, human_sds: pd.Ser
         The human SD of each value; when given, Cohen's d is also computed over it.
     correction : {"holm", "bh"}
         The correction over the values tested.
+    confidence : float
+        The level of the t interval of the difference.
 
     Returns
     -------
     DataFrame
         One row per value (the columns of ``scores`` in order) with ``NORM_COLUMNS``.
         They hold the model's mean and SD over trials, the human mean and the
-        difference (model minus human). Then come the one-sample t test of the
+        difference (model minus human) with its t interval (``ci_lower``,
+        ``ci_upper``: R's ``t.test(x, mu = human)$conf.int`` minus the human
+        mean). Then come the one-sample t test of the
         trial scores against the human mean (t, df, p and the corrected p) and
         Cohen's d: the difference over the SD of the model's trial scores and,
         with human SDs, over the human SD.
@@ -74,7 +78,7 @@ def versus_norms(scores: pd.DataFrame, human_means: pd.Series, human_sds: pd.Ser
         sd = float(observed.std(ddof=1)) if n >= 2 else math.nan
         difference = mean - human
         row: dict[str, Any] = {"value": code, "n": n, "mean": mean, "sd": sd, "human_mean": human,
-                               "difference": difference, "t": math.nan, "df": math.nan, "p": math.nan,
+                               "difference": difference, "ci_lower": math.nan, "ci_upper": math.nan, "t": math.nan, "df": math.nan, "p": math.nan,
                                "d_model_sd": math.nan, "d_human_sd": math.nan, "note": ""}
         if math.isnan(human):
             row["note"] = "no human mean for this value"
@@ -84,7 +88,9 @@ def versus_norms(scores: pd.DataFrame, human_means: pd.Series, human_sds: pd.Ser
             row["note"] = "no variance across trials: the t test and the d over the model's SD are undefined"
         else:
             result = stats.ttest_1samp(observed, human)
-            row.update(t=float(result.statistic), df=n - 1, p=float(result.pvalue), d_model_sd=difference / sd)
+            interval = result.confidence_interval(confidence)
+            row.update(t=float(result.statistic), df=n - 1, p=float(result.pvalue), d_model_sd=difference / sd,
+                       ci_lower=float(interval.low) - human, ci_upper=float(interval.high) - human)
         if human_sds is not None and not math.isnan(difference):
             human_sd = float(human_sds.get(code, math.nan))
             if human_sd > 0:

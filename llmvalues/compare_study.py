@@ -58,7 +58,7 @@ def value_table(scores: pd.DataFrame, model: str, kind: str) -> pd.DataFrame:
 
 
 def analyze_compare(scores: pd.DataFrame, models: list[str], norms: Norms, *, correction: str, bootstrap: int,
-                    seed: int, lda_solver: str, lda_permutations: int) -> CompareStudy:
+                    seed: int, lda_solver: str, lda_permutations: int, confidence: float = 0.95) -> CompareStudy:
     """Run every comparison of the compare stage.
 
     Parameters
@@ -76,10 +76,12 @@ def analyze_compare(scores: pd.DataFrame, models: list[str], norms: Norms, *, co
     lda_solver : {"auto", "svd", "shrinkage"}
     lda_permutations : int
         Permutations of the model labels to test the leave-one-out accuracy.
+    confidence : float
+        Level of the intervals of the differences from the norms and of Spearman's rho.
     """
     human_sds = _overall_sds(norms)
     group_means = _group_means(norms)
-    metrics: dict[str, Any] = {"correction": correction, "alpha": SIGNIFICANCE,
+    metrics: dict[str, Any] = {"correction": correction, "confidence": confidence, "alpha": SIGNIFICANCE,
                                "human_means_sum": float(norms.means.sum()),
                                "human_sd": human_sds is not None, "models": {}, "between_models": {},
                                "discriminant": {}}
@@ -87,11 +89,11 @@ def analyze_compare(scores: pd.DataFrame, models: list[str], norms: Norms, *, co
     norm_tables = []
     for model in models:
         centered = value_table(scores, model, "centered")
-        table = versus_norms(centered, norms.means, human_sds, correction=correction)
+        table = versus_norms(centered, norms.means, human_sds, correction=correction, confidence=confidence)
         norm_tables.append(table.assign(model=model))
         # Seeded by the model's name, so a model's interval does not change when others are added.
         agreement = hierarchy_agreement(centered, norms.means, bootstrap=bootstrap,
-                                        seed=seed + zlib.crc32(model.encode("utf-8")))
+                                        seed=seed + zlib.crc32(model.encode("utf-8")), level=confidence)
         entry: dict[str, Any] = {
             "n_trials": int(len(centered)),
             "hierarchy": agreement,

@@ -1,14 +1,16 @@
 """A small document model and its two renderings: a self-contained HTML page and Markdown.
 
 A ``Report`` is a title and sections of blocks (paragraphs, bullet lists, tables,
-code blocks and figures). ``render_html`` writes it as one HTML page with the
-figures as inline SVG and a content policy that forbids scripts and external
+code blocks and figures). ``render_html`` writes it as one HTML page with each
+figure embedded as an SVG image (a data URL, so figures cannot clash with each
+other or with the page) and a content policy that forbids scripts and external
 resources. ``render_markdown`` writes the Markdown twin, which links the figure files.
 All text is escaped: HTML-escaped in the page, backslash-escaped in Markdown.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from dataclasses import dataclass, field
@@ -78,7 +80,7 @@ th, td { border: 1px solid #bbbbbb; padding: 0.2rem 0.5rem; text-align: left; ve
 th { background: #eeeeee; }
 .number { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 figure { margin: 1rem 0; }
-figure svg { width: 100%; height: auto; }
+figure img { display: block; width: 100%; height: auto; }
 figcaption { font-size: 0.9rem; }
 pre { background: #f4f4f4; padding: 0.75rem; overflow-x: auto; font-size: 0.85rem; }
 @media print {
@@ -91,17 +93,18 @@ pre { background: #f4f4f4; padding: 0.75rem; overflow-x: auto; font-size: 0.85re
 
 # If some text were ever left unescaped, this policy still stops the page from running
 # scripts or loading anything.
-_CONTENT_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
+_CONTENT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
 def render_html(report: Report, figures: dict[str, str]) -> str:
-    """Render the report as one self-contained HTML page with the figures as inline SVG.
+    """Render the report as one self-contained HTML page with the figures embedded.
 
     ``figures`` maps each figure's key to a complete SVG document, as
-    ``llmvalues.figures`` draws them. Their XML declaration and doctype are
-    dropped, because they are not allowed inside HTML.
+    ``llmvalues.figures`` draws them. Each becomes an ``<img>`` whose source is
+    the SVG as a base64 data URL: nothing is fetched when the page is viewed, and
+    the element ids that every matplotlib SVG repeats stay inside their own image.
     """
-    inline = {key: _svg_element(svg) for key, svg in figures.items()}
+    inline = {key: _svg_data_url(svg) for key, svg in figures.items()}
     escape = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -139,7 +142,7 @@ def _html_block(block: Any, inline: dict[str, str]) -> str:
     if isinstance(block, FigurePlaceholder):
         if block.key not in inline:
             raise KeyError(f"no SVG given for the figure {block.key!r}")
-        return (f'<figure>\n<div role="img" aria-label="{escape(block.alt)}">\n{inline[block.key]}\n</div>\n'
+        return (f'<figure>\n<img src="{inline[block.key]}" alt="{escape(block.alt)}">\n'
                 f"<figcaption>{escape(block.caption)}</figcaption>\n</figure>")
     if isinstance(block, Table):
         return _html_table(block)
@@ -164,11 +167,10 @@ def _html_table(table: Table) -> str:
     return "\n".join(lines)
 
 
-def _svg_element(svg: str) -> str:
-    start = svg.find("<svg")
-    if start < 0:
+def _svg_data_url(svg: str) -> str:
+    if "<svg" not in svg:
         raise ValueError("the figure is not an SVG document: no <svg> element")
-    return svg[start:].strip()
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
 # --- Markdown ------------------------------------------------------------------

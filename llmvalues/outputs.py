@@ -108,3 +108,31 @@ def csv_text(table: pd.DataFrame, *, text_columns: tuple[str, ...] = ()) -> str:
 
 def write_csv(path: str | Path, table: pd.DataFrame, *, text_columns: tuple[str, ...] = ()) -> None:
     atomic_write_text(path, csv_text(table, text_columns=text_columns))
+
+
+def numeric_metrics(document: Any) -> dict[str, Any]:
+    """Keep the numbers of a nested summary, the form ``dvc metrics show`` and ``diff`` read.
+
+    Numbers and booleans are kept under their keys. A list of numbers becomes a
+    mapping: a two-number interval under a key ending in ``ci`` gets the keys
+    ``lower`` and ``upper``, any other list the keys ``1``, ``2``, ... Text, lists
+    of text, nulls (undefined statistics) and emptied mappings are left out: the
+    stage's full summary, with the reasons and settings, is a separate file.
+    """
+    kept = _numbers_only(_json_ready(document), "")
+    return kept if isinstance(kept, dict) else {}
+
+
+def _numbers_only(value: Any, key: str) -> Any:
+    if isinstance(value, bool) or (isinstance(value, (int, float)) and value is not None):
+        return value
+    if isinstance(value, dict):
+        kept = {name: _numbers_only(item, name) for name, item in value.items()}
+        kept = {name: item for name, item in kept.items() if item is not None}
+        return kept or None
+    if isinstance(value, list) and value and all(
+            isinstance(item, (int, float)) and not isinstance(item, bool) for item in value):
+        if key.endswith("ci") and len(value) == 2:
+            return {"lower": value[0], "upper": value[1]}
+        return {str(position): item for position, item in enumerate(value, start=1)}
+    return None

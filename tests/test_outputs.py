@@ -60,3 +60,33 @@ def test_written_file_follows_umask(tmp_path):
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) == 0o644
+
+
+def test_metrics_keep_numbers_and_split_intervals():
+    from llmvalues.outputs import numeric_metrics
+
+    summary = {"correction": "holm", "n": 3, "fitted": True, "rate": float("nan"), "missing": None,
+               "models": {"a": {"rho": 0.5, "rho_ci": [0.1, 0.9], "values": ["SDT"], "note": "",
+                                "trace": [0.7, 0.3], "empty": {"reason": "x"}}}}
+    assert numeric_metrics(summary) == {
+        "n": 3, "fitted": True,
+        "models": {"a": {"rho": 0.5, "rho_ci": {"lower": 0.1, "upper": 0.9}, "trace": {"1": 0.7, "2": 0.3}}},
+    }
+
+
+def test_metrics_files_of_the_study_hold_only_numbers():
+    import json
+
+    from conftest import PROJECT_ROOT
+
+    def leaves(value):
+        if isinstance(value, dict):
+            for item in value.values():
+                yield from leaves(item)
+        else:
+            yield value
+
+    for path in sorted((PROJECT_ROOT / "reports" / "metrics").glob("*.json")):
+        values = list(leaves(json.loads(path.read_text(encoding="utf-8"))))
+        assert values, path
+        assert all(isinstance(value, (int, float)) for value in values), path

@@ -21,7 +21,6 @@ from llmvalues.outputs import write_csv, write_json
 from llmvalues.params import load_params
 from llmvalues.document import render_html, render_markdown
 from llmvalues.report import (
-    _collection_section,
     build_report,
     format_number,
     profile_means,
@@ -29,11 +28,14 @@ from llmvalues.report import (
     read_scores,
     summarize_profiles,
 )
+from llmvalues.provenance import summarize_records
+from llmvalues.report_methods import methods_section
 from llmvalues.scoring import score_responses
 from llmvalues.values import CIRCLE_ORDER, VALUE_BY_CODE
 
 SHIPPED_NORMS = PROJECT_ROOT / "data" / "norms" / "human-centered-means.csv"
-SECTIONS = ["What this is", "How the answers were collected", "Models", "Data quality", "Value profiles", "Human norms", "Provenance"]
+SECTIONS = ["What this is", "Summary of findings", "Methods", "Models", "Data quality", "Value profiles", "Limitations",
+            "Human norms", "Provenance"]
 SCRIPT = "<script>alert(1)</script>"
 
 
@@ -109,17 +111,17 @@ def study_quality(models: list[str]) -> dict:
                        models[1]: quality_entry(3, 171, 0)}}
 
 
-PARAMS = {
-    "models": {
-        "alpha-one": {"provider": "openai", "model": SCRIPT},
-        "beta-two": {"provider": "llama_cpp", "model": "beta & weights"},
-    },
-    "instrument": {"file": "llmvalues/instruments/llmvalues-portraits-v1.yaml", "form": "neutral"},
-    "norms": {"file": "norms.csv"},
-    "collect": {"trials": 3, "mode": "item", "answer_mode": "text", "template": "portrait-chat-v1",
-                "block_template": "portrait-block-chat-v1", "constrain": "digit", "distribution": True,
-                "item_order": "fixed", "seed": 1, "reasks": 2, "temperature": 0.7, "top_p": 0.95, "max_tokens": 4},
-}
+# The shipped params with two made-up models whose ids hold markup.
+PARAMS = dict(load_params(PROJECT_ROOT / "params.yaml"), models={
+    "alpha-one": {"provider": "openai", "model": SCRIPT},
+    "beta-two": {"provider": "llama_cpp", "model": "beta & weights"},
+})
+COLLECTION = {"models": {
+    "alpha-one": {"models_returned": {f"{SCRIPT}-2024": 114}, "first_requested_at": "2026-01-02T10:00:00.000Z",
+                  "last_received_at": "2026-01-03T09:00:00.000Z"},
+    "beta-two": {"models_returned": {"beta.gguf": 171}, "first_requested_at": "2026-01-02T11:00:00.000Z",
+                 "last_received_at": "2026-01-02T12:00:00.000Z"},
+}}
 MODELS = list(PARAMS["models"])
 
 
@@ -133,7 +135,8 @@ def make_report(norms, instrument, params_text="models: {}\n"):
     report = build_report(
         params=PARAMS, params_text=params_text, instrument=instrument, profiles=profiles,
         quality=study_quality(MODELS), norms=norms, input_hashes={"params.yaml": "0" * 32},
-        versions={"python": "3.11.0", "numpy": "2.0.0"},
+        versions={"python": "3.11.0", "numpy": "2.0.0"}, methods=methods_section(PARAMS, COLLECTION, instrument),
+        findings=["A finding."], limitations=["A limitation."],
     )
     svg = render_profiles_svg(profile_means(profiles, MODELS), norms.means)
     return report, svg
@@ -243,19 +246,17 @@ def test_html_has_every_section(shipped):
     positions = [page.find(f"<h2>{title}</h2>") for title in SECTIONS]
     assert all(position > 0 for position in positions)
     assert positions == sorted(positions)
-    assert page.count("<svg") == 1
-    assert "<?xml" not in page
-    assert "<!DOCTYPE svg" not in page
+    assert page.count('<img src="data:image/svg+xml;base64,') == 1
+    assert "<svg" not in page
 
 
 def test_html_is_self_contained(shipped):
     report, svg = shipped
     page = render_html(report, {"profiles": svg})
     assert "<link" not in page
-    assert "src=" not in page
-    assert "<img" not in page
+    assert re.findall(r'src="([^:]*):', page) == ["data"]
     assert "@import" not in page
-    assert "default-src 'none'" in page
+    assert "default-src 'none'; style-src 'unsafe-inline'; img-src data:" in page
 
 
 def test_markdown_has_every_section(shipped):
@@ -276,7 +277,8 @@ def test_text_from_files_is_escaped(tmp_path, instrument):
     page = render_html(report, {"profiles": svg})
     assert SCRIPT not in page
     assert "<b>bold</b>" not in page
-    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 4  # model id, source, caveat, params text
+    # model id (models table and methods), the reported model id, source, caveat, params text
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 6
     assert "beta &amp; weights" in page
 
     markdown = render_markdown(report, {"profiles": "figures/report/profiles.svg"})
@@ -391,8 +393,12 @@ def study(tmp_path_factory) -> Path:
     write_json(folder / "reports" / "metrics" / "quality.json", study_quality(models[:2]))
     write_csv(folder / "data" / "clean" / "answers.csv", study_answers(models[:2]))
     shutil.copytree(PROJECT_ROOT / "data" / "dilemmas", folder / "data" / "dilemmas")
+    collection = {}
     for model in models[:2]:
-        write_jsonl(folder / "data" / "raw" / f"{model}.jsonl", study_dilemma_records(model, scores))
+        records = study_dilemma_records(model, scores)
+        write_jsonl(folder / "data" / "raw" / f"{model}.jsonl", records)
+        collection[model] = summarize_records(records)
+    write_json(folder / "data" / "clean" / "collection.json", {"models": collection})
     environment = dict(os.environ, PYTHONPATH=str(folder))
     for stage in ("reliability", "structure", "compare", "dilemmas"):
         result = subprocess.run([str(BIN / "python"), f"stages/{stage}.py"], cwd=folder, env=environment,
@@ -446,15 +452,28 @@ def test_stage_missing_norms_is_one_line(study, tmp_path):
     assert not (clone / "reports" / "report.html").exists()
 
 
-def test_collection_section_names_settings_and_embedded_models():
+def test_methods_name_settings_reported_ids_and_dates(instrument):
     params = dict(PARAMS, models={
         "smol": {"provider": "llama_cpp", "model": "SmolLM2-135M-Instruct"},
-        "remote": {"provider": "openai", "model": "gpt-x", "template": "my-template"},
+        "remote": {"provider": "openai", "model": "gpt-x", "template": "my-template", "temperature": 1.0},
     })
-    section = _collection_section(params["models"], params["collect"])
-    text = " ".join(block.text for block in section.blocks)
-    assert "temperature 0.7" in text
-    assert "limited to one digit from 1 to 6" in text
+    collection = {"models": {
+        "smol": {"models_returned": {"smol.gguf": 10}, "first_requested_at": "2026-03-01T10:00:00Z",
+                 "last_received_at": "2026-03-01T11:00:00Z"},
+        "remote": {"models_returned": {"gpt-x-2026-02-01": 7, "gpt-x-2026-03-01": 3},
+                   "first_requested_at": "2026-03-02T10:00:00Z", "last_received_at": "2026-03-04T08:00:00Z"},
+    }}
+    section = methods_section(params, collection, instrument)
+    text = " ".join(getattr(block, "text", " ".join(getattr(block, "items", []))) for block in section.blocks)
+    assert "between 2026-03-01 and 2026-03-04 (UTC)" in text
+    assert "remote: openai, requested gpt-x; reported gpt-x-2026-02-01 (7 records), gpt-x-2026-03-01 (3 records); " \
+           "collected 2026-03-02 to 2026-03-04." in text
+    assert "smol: llama_cpp, requested SmolLM2-135M-Instruct; reported smol.gguf (10 records); collected 2026-03-01." \
+        in text
+    assert f"temperature {params['collect']['temperature']}" in text
+    assert "remote: temperature 1.0" in text
     assert "my-template, portrait-chat-v1" in text
+    assert "not the PVQ-RR" in text
+    assert f"{params['structure']['permutations']} permutations" in text
     assert text.count("tiny models") == 1
     assert "smol: tiny models" in text
