@@ -172,6 +172,21 @@ def test_metrics_show_lists_every_stage(repository):
     assert "lodo_accuracy" in result.stdout
 
 
+def test_plots_show_draws_every_model(repository):
+    result = run([str(BIN / "dvc"), "plots", "show", "--json"], repository)
+    shown = json.loads(result.stdout)
+    assert not shown.get("errors")
+    names = set(shown["data"])
+    for folder in ("profiles", "alpha", "mds", "dilemmas"):
+        for model in ("model-one", "model-two"):
+            assert f"reports/plots/{folder}/{model}.csv" in names
+    assert "reports/plots/profiles/human_means.csv" in names
+    assert "reports/plots/mds/all_models.csv" in names
+    profile = pd.read_csv(repository / "reports" / "plots" / "profiles" / "model-one.csv")
+    assert profile["position"].tolist() == list(range(1, 20))
+    assert profile["value"].tolist() == list(CIRCLE_ORDER)
+
+
 def test_analysis_stages_write_metrics(repository):
     structure = json.loads((repository / "reports" / "metrics" / "structure.json").read_text())
     assert set(structure["units"]) == {"model-one", "model-two", "all_models"}
@@ -199,7 +214,7 @@ def test_mds_param_reruns_structure_only(repository, tmp_path):
     assert "Running stage 'report'" in result.stdout
     assert "Running stage 'reliability'" not in result.stdout
     assert "Running stage 'score'" not in result.stdout
-    structure = json.loads((clone / "reports" / "metrics" / "structure.json").read_text())
+    structure = json.loads((clone / "reports" / "tables" / "structure" / "summary.json").read_text())
     assert structure["settings"]["type"] == "interval"
 
 
