@@ -71,23 +71,25 @@ class Report:
 _STYLE = """\
 body { margin: 0; color: #1a1a1a; background: #ffffff; line-height: 1.5;
        font-family: "DejaVu Sans", "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
-main { max-width: 64rem; margin: 0 auto; padding: 1.5rem; }
+main { max-width: 76rem; margin: 0 auto; padding: 1.5rem; }
 h1 { font-size: 1.7rem; }
 h2 { font-size: 1.25rem; margin-top: 2.2rem; border-bottom: 1px solid #bbbbbb; }
 .table-wrap { overflow-x: auto; }
-table { border-collapse: collapse; margin: 0.75rem 0; font-size: 0.9rem; }
-th, td { border: 1px solid #bbbbbb; padding: 0.2rem 0.5rem; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; margin: 0.75rem 0; font-size: 0.82rem; }
+th, td { border: 1px solid #bbbbbb; padding: 0.15rem 0.4rem; text-align: left; vertical-align: top; }
 th { background: #eeeeee; }
-.number { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.number { text-align: right; font-variant-numeric: tabular-nums; }
+td.number { white-space: nowrap; }
 figure { margin: 1rem 0; }
-figure img { display: block; width: 100%; height: auto; }
+figure img { display: block; max-width: 100%; height: auto; }
 figcaption { font-size: 0.9rem; }
-pre { background: #f4f4f4; padding: 0.75rem; overflow-x: auto; font-size: 0.85rem; }
+pre { background: #f4f4f4; padding: 0.75rem; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.85rem; }
 @media print {
   main { max-width: none; padding: 0; }
   h2 { break-after: avoid; }
   figure, table { break-inside: avoid; }
   .table-wrap { overflow: visible; }
+  table { font-size: 0.7rem; }
 }
 """
 

@@ -160,10 +160,11 @@ def render_structure_svg(configuration: pd.DataFrame, *, title: str, colour: str
                           textcoords="offset points", fontsize=8.5, zorder=4)
         if len(configuration) <= 30:  # item-level maps have too many points to label the circle
             for row in configuration.itertuples(index=False):
-                axes.text(1.13 * row.theory_x, 1.13 * row.theory_y, str(row.point), color="#888888",
+                # Outside the ring, clear of fitted points that sit near their theoretical place.
+                axes.text(1.24 * row.theory_x, 1.24 * row.theory_y, str(row.point), color="#888888",
                           fontsize=7.5, ha="center", va="center", zorder=2)
         extent = float(np.nanmax(np.abs(configuration[["map_x", "map_y"]].to_numpy(dtype=float))))
-        limit = max(1.3, extent * 1.15)
+        limit = max(1.4, extent * 1.15)
         axes.set_xlim(-limit, limit)
         axes.set_ylim(-limit, limit)
         axes.set_aspect("equal")
@@ -286,8 +287,10 @@ def render_dilemma_svg(choices: pd.DataFrame, curves: pd.DataFrame, models: list
             if curve.empty:
                 axes.scatter([], [], color=style["color"], marker=style["marker"], label=f"{model} (no fit)")
             else:
+                # Markers along the line keep a curve visible where another model's curve covers it.
                 axes.plot(curve["value_diff"], curve["probability"], color=style["color"],
-                          linestyle=style["linestyle"], linewidth=2.0, label=model, zorder=3)
+                          linestyle=style["linestyle"], linewidth=2.0, label=model, zorder=3,
+                          marker=style["marker"], markevery=0.12, markersize=6, markeredgecolor="white")
         axes.axvline(0.0, color="#888888", linewidth=0.8, zorder=1)
         axes.set_xlabel("value difference: centered score of option A's value minus option B's")
         axes.set_ylabel("probability of choosing option A")
