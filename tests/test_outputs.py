@@ -74,7 +74,7 @@ def test_metrics_keep_numbers_and_split_intervals():
     }
 
 
-def test_metrics_files_of_the_study_hold_only_numbers():
+def test_study_metrics_are_numbers_only():
     import json
 
     from conftest import PROJECT_ROOT

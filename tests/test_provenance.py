@@ -7,7 +7,7 @@ from conftest import make_dilemma_record, make_record
 from llmvalues.provenance import directory_md5, file_md5, package_versions, path_md5, summarize_records
 
 
-def test_summary_counts_reported_ids_dates_and_settings():
+def test_summary_counts_ids_and_dates():
     records = [
         make_record("m", 1, item=1, requested_at="2026-03-02T10:00:00.000Z", received_at="2026-03-02T10:00:01.000Z",
                     model_returned="m-2026-01"),

@@ -13,7 +13,7 @@ from conftest import PROJECT_ROOT
 from test_pipeline import BIN, run
 
 
-def test_fresh_clone_recomputes_every_output_byte_for_byte(tmp_path):
+def test_fresh_clone_repro_is_identical(tmp_path):
     clone = tmp_path / "clone"
     run(["git", "clone", "--quiet", str(PROJECT_ROOT), str(clone)], tmp_path)
     lock_before = (clone / "dvc.lock").read_bytes()

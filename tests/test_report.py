@@ -452,7 +452,7 @@ def test_stage_missing_norms_is_one_line(study, tmp_path):
     assert not (clone / "reports" / "report.html").exists()
 
 
-def test_methods_name_settings_reported_ids_and_dates(instrument):
+def test_methods_name_ids_and_dates(instrument):
     params = dict(PARAMS, models={
         "smol": {"provider": "llama_cpp", "model": "SmolLM2-135M-Instruct"},
         "remote": {"provider": "openai", "model": "gpt-x", "template": "my-template", "temperature": 1.0},

@@ -110,12 +110,12 @@ def test_limitations_name_what_the_data_showed():
     ({"dilemmas_validated": True}, "The dilemmas have not been validated"),
     ({"norms_caveats": []}, "caveat"),
 ])
-def test_limitations_leave_out_what_does_not_apply(option, sentence):
+def test_inapplicable_limitations_left_out(option, sentence):
     assert sentence in "\n".join(limitations(summaries()))
     assert sentence not in "\n".join(limitations(summaries(), **option))
 
 
-def test_no_limitation_for_enough_trials_and_answers():
+def test_no_few_trials_limitation():
     text = "\n".join(limitations(summaries(), warn_below_trials=20))
     assert "Few trials" not in text
     assert "Low share" in text  # m-two still answered 75%
