@@ -100,7 +100,7 @@ def _administration_text(models: dict[str, Any], collect: dict[str, Any]) -> str
             else "all items of a trial in one request")
     order = ("items in the instrument's order" if collect["item_order"] == "fixed"
              else "items in a seeded random order per trial")
-    text = f"Each model answered {trials}, {mode}, {order}. "
+    text = f"Each model answered {trials}, {mode}, {order}. Answer mode: {collect['answer_mode']}. "
     if collect["answer_mode"] == "logprobs":
         text += ("Each answer is the probability of each digit 1-6 as the next token, read from one forward pass; "
                  "an item's rating is taken from that distribution as the clean settings say. ")

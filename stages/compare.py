@@ -1,8 +1,9 @@
 """Stage compare: each model against the human norms, the models against each other, and an LDA.
 
 Reads data/scores/values.csv and the norms file that params.yaml names. Writes
-reports/metrics/compare.json, tidy tables under reports/tables/compare/ and the
-figures reports/figures/compare/profiles.svg and discriminant.svg.
+reports/metrics/compare.json (numbers only), the summary and tidy tables under
+reports/tables/compare/, the figures reports/figures/compare/profiles.svg and
+discriminant.svg, and one profile plot file per model under reports/plots/profiles/.
 """
 
 from pathlib import Path

@@ -2,8 +2,10 @@
 
 Reads the views data/raw/<model>.jsonl of the models in params.yaml (their
 dilemma records), data/scores/values.csv and the dilemma file that params.yaml
-names. Writes reports/metrics/dilemmas.json, tidy tables under
-reports/tables/dilemmas/ and the figure reports/figures/dilemmas/choices.svg.
+names. Writes reports/metrics/dilemmas.json (numbers only), the summary and tidy
+tables under reports/tables/dilemmas/, the figure
+reports/figures/dilemmas/choices.svg and one curve file per model under
+reports/plots/dilemmas/.
 """
 
 from pathlib import Path

@@ -1,9 +1,11 @@
 """Stage reliability: alpha, omega and test-retest agreement per model, trials as cases.
 
-Reads data/clean/answers.csv. Writes reports/metrics/reliability.json, the tables
+Reads data/clean/answers.csv. Writes reports/metrics/reliability.json (numbers
+only), the summary reports/tables/reliability/summary.json, the tables
 reports/tables/reliability/values.csv (per model and value) and retest.csv (per
-model, the six intraclass correlations) and the figure
-reports/figures/reliability/alpha.svg.
+model, the six intraclass correlations), the figure
+reports/figures/reliability/alpha.svg and one plot file per model under
+reports/plots/alpha/.
 """
 
 from pathlib import Path

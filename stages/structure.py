@@ -1,8 +1,9 @@
 """Stage structure: confirmatory MDS of the value circle, per model and pooled over models.
 
 Reads data/scores/values.csv (and, at item level, data/clean/answers.csv). Writes
-reports/metrics/structure.json, tidy tables under reports/tables/structure/ and
-one map per model (and pooled) under reports/figures/structure/.
+reports/metrics/structure.json (numbers only), the summary and tidy tables under
+reports/tables/structure/, one map per model (and pooled) under
+reports/figures/structure/ and one plot file per map under reports/plots/mds/.
 """
 
 import sys
