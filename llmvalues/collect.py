@@ -570,7 +570,7 @@ class Collector:
         stops the run only when the bound does not fit with nothing else in flight.
         """
         while not self.spending.reserve(bound):
-            if self.spending.reserved == 0 or self.stopping:
+            if self.spending.in_flight == 0 or self.stopping:
                 self.reserve_or_stop(bound)
                 return False
             await asyncio.sleep(0.02)

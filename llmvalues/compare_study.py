@@ -100,6 +100,9 @@ def analyze_compare(scores: pd.DataFrame, models: list[str], norms: Norms, *, co
             "values_above_humans": _significant(table, above=True),
             "values_below_humans": _significant(table, above=False),
         }
+        # Counts, so that dvc metrics diff shows a change in what is significant.
+        entry["n_values_above_humans"] = len(entry["values_above_humans"])
+        entry["n_values_below_humans"] = len(entry["values_below_humans"])
         if group_means is not None:
             entry["groups"] = place_among_groups(centered.mean(axis=0), group_means)
         metrics["models"][model] = entry
@@ -112,6 +115,8 @@ def analyze_compare(scores: pd.DataFrame, models: list[str], norms: Norms, *, co
         "values_differing_welch": tests.loc[tests["welch_p_corrected"] < SIGNIFICANCE, "value"].tolist(),
         "values_differing_kruskal": tests.loc[tests["kruskal_p_corrected"] < SIGNIFICANCE, "value"].tolist(),
     }
+    for test in ("welch", "kruskal"):
+        metrics["between_models"][f"n_values_differing_{test}"] = len(metrics["between_models"][f"values_differing_{test}"])
 
     discriminant = None
     raw = pd.concat([value_table(scores, model, "raw").assign(model=model) for model in models], ignore_index=True)

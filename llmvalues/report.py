@@ -88,8 +88,9 @@ def read_quality(path: str | Path) -> dict[str, Any]:
     return document
 
 
-def read_stage_metrics(path: str | Path, stage: str, required: tuple[str, ...]) -> dict[str, Any]:
-    """Read the metrics file an analysis stage wrote (reports/metrics/<stage>.json).
+def read_stage_metrics(path: str | Path, stage: str, required: tuple[str, ...],
+                       kind: str = "summary file") -> dict[str, Any]:
+    """Read a JSON summary a stage wrote (reports/tables/<stage>/summary.json, data/clean/collection.json).
 
     Raises
     ------
@@ -99,7 +100,7 @@ def read_stage_metrics(path: str | Path, stage: str, required: tuple[str, ...]) 
     source = str(path)
     fix = f"run the {stage} stage again: dvc repro {stage}"
     if not Path(path).is_file():
-        raise InputError(source, None, "metrics file not found", fix)
+        raise InputError(source, None, f"{kind} not found", fix)
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:

@@ -103,7 +103,8 @@ def _reliability_finding(study: StudySummaries) -> str:
         icc = ((entry.get("retest") or {}).get("ICC2") or {})
         parts.append(f"{model} median alpha {format_number(entry.get('alpha_raw_median'))}, "
                      f"test-retest ICC2 {format_number(icc.get('icc'))}")
-    return ("Reliability over trials (Cronbach's alpha of each value's items, median over the 19 values; agreement "
+    return ("Reliability over trials (Cronbach's alpha of each value's items, median over the values with an alpha; "
+            "agreement "
             "of the 57 ratings between trials): " + "; ".join(parts) + ".")
 
 

@@ -95,19 +95,27 @@ class SpendingCap:
         self.cap = cap
         self.spent = spent
         self.reserved = 0.0
+        self.in_flight = 0  # reservations not yet settled or released
 
     def reserve(self, bound: float) -> bool:
         """Reserve ``bound`` dollars for a request; False when that could exceed the cap."""
         if self.cap is not None and self.spent + self.reserved + bound > self.cap:
             return False
         self.reserved += bound
+        self.in_flight += 1
         return True
 
     def settle(self, bound: float, cost: float | None) -> None:
         """Release a reservation and add the request's actual cost (the bound when unknown)."""
-        self.reserved = max(0.0, self.reserved - bound)
+        self._unreserve(bound)
         self.spent += bound if cost is None or math.isnan(cost) else cost
 
     def release(self, bound: float) -> None:
         """Release a reservation of a request that was not sent or got no reply."""
-        self.reserved = max(0.0, self.reserved - bound)
+        self._unreserve(bound)
+
+    def _unreserve(self, bound: float) -> None:
+        # Subtracting the floats that were added can leave a remainder such as 1e-20, so
+        # the sum is reset when the last reservation goes: callers wait for exactly 0.
+        self.in_flight = max(0, self.in_flight - 1)
+        self.reserved = 0.0 if self.in_flight == 0 else max(0.0, self.reserved - bound)

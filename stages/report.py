@@ -64,6 +64,19 @@ DILEMMA_FIGURE = Path("reports/figures/dilemmas/choices.svg")
 
 
 def main() -> None:
+    try:
+        write_report()
+    except InputError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+        # The summaries are the stages' own output; a file of an unexpected shape was edited or is
+        # left from another version.
+        raise InputError("the stage summaries (reports/tables/*/summary.json, data/clean/collection.json)", None,
+                         f"unexpected content ({type(error).__name__}: {error})",
+                         "re-run the stages that write them: dvc repro --force clean") from None
+
+
+def write_report() -> None:
     params = load_params(PARAMS)
     instrument = select_instrument(params["instrument"], str(PARAMS))
     norms_path = Path(params["norms"]["file"])

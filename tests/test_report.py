@@ -477,3 +477,16 @@ def test_methods_name_ids_and_dates(instrument):
     assert f"{params['structure']['permutations']} permutations" in text
     assert text.count("tiny models") == 1
     assert "smol: tiny models" in text
+
+
+def test_stage_malformed_summary_is_one_line(study, tmp_path):
+    clone = tmp_path / "clone"
+    shutil.copytree(study, clone)
+    summary = clone / "reports" / "tables" / "compare" / "summary.json"
+    summary.write_text(summary.read_text().replace('"hierarchy"', '"renamed"'), encoding="utf-8")
+    result = run_stage(clone)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "unexpected content (KeyError: 'hierarchy')" in result.stderr
+    assert "dvc repro --force clean" in result.stderr

@@ -269,3 +269,18 @@ def test_provider_messages_lose_key_fragments():
     message = "Incorrect API key provided: sk-proj-ab12************************wxyz. You can find your key."
     assert _short(message) == "Incorrect API key provided: [key removed]. You can find your key."
     assert _short("rate limit of 500 requests per minute") == "rate limit of 500 requests per minute"
+
+
+def test_spending_cap_frees_fully_after_floats():
+    # 0.1 + 0.2 - 0.1 - 0.2 leaves 2.8e-17 in plain floats; a waiting collector needs exactly 0.
+    from llmvalues.spending import SpendingCap
+
+    cap = SpendingCap(1.0)
+    assert cap.reserve(0.1)
+    assert cap.reserve(0.2)
+    cap.settle(0.1, 0.05)
+    assert cap.in_flight == 1
+    cap.release(0.2)
+    assert cap.reserved == 0.0
+    assert cap.in_flight == 0
+    assert cap.spent == 0.05
