@@ -96,20 +96,22 @@ def out_of_order(angles: np.ndarray) -> list[int]:
     n = angles.size
     if n == 0:
         return []
-    around = np.argsort(angles, kind="stable")  # theoretical positions in angular order
+    # Plain lists: with about 19 points, numpy's per-call cost exceeds the work, and a
+    # permutation test calls this once per permutation.
+    around = [int(position) for position in np.argsort(angles, kind="stable")]  # theoretical positions in angular order
     best: list[int] = []
     for start in range(n):
-        sequence = np.roll(around, -start)
+        sequence = around[start:] + around[:start]
         # Positions are compared relative to the first point's, so wrapping past the
         # last value back to the first still counts as in order.
-        relative = (sequence - sequence[0]) % n
+        relative = [(position - sequence[0]) % n for position in sequence]
         in_order = _longest_increasing(relative)
         if len(in_order) > len(best):
-            best = [int(sequence[index]) for index in in_order]
+            best = [sequence[index] for index in in_order]
     return sorted(set(range(n)) - set(best))
 
 
-def _longest_increasing(sequence: np.ndarray) -> list[int]:
+def _longest_increasing(sequence: list[int]) -> list[int]:
     """Return the indices of one longest strictly increasing subsequence (patience sorting)."""
     tails: list[int] = []
     tail_index: list[int] = []

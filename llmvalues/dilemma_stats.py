@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import optimize, special, stats
+from statsmodels.discrete.discrete_model import Logit
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversionWarning, PerfectSeparationWarning
 
@@ -252,7 +252,7 @@ def fit_side_logit(data: pd.DataFrame, *, confidence: float = DEFAULT_CONFIDENCE
     design = np.column_stack([np.ones(len(table)), predictors])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = sm.Logit(outcome, design).fit(method="newton", maxiter=_NEWTON_MAX_ITERATIONS,
+        result = Logit(outcome, design).fit(method="newton", maxiter=_NEWTON_MAX_ITERATIONS,
                                                tol=1e-12, disp=False)
     reason = _fit_warning_reason(caught, bool(result.mle_retvals.get("converged", False)))
     if reason:
@@ -266,7 +266,7 @@ def fit_side_logit(data: pd.DataFrame, *, confidence: float = DEFAULT_CONFIDENCE
         # The fit without value_diff: the models and the covariates alone.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            without = sm.Logit(outcome, np.delete(design, 1, axis=1)).fit(
+            without = Logit(outcome, np.delete(design, 1, axis=1)).fit(
                 method="newton", maxiter=_NEWTON_MAX_ITERATIONS, tol=1e-12, disp=False)
         loglik_models = float(without.llf) if without.mle_retvals.get("converged", False) else _NAN
     loglik_null = _binary_loglik_by_group(outcome, np.zeros(len(outcome)))
@@ -786,7 +786,7 @@ def _newton_logit(design: np.ndarray, outcome: np.ndarray) -> np.ndarray:
         return coef[0]
     # Plain Newton can overshoot on badly scaled data, so statsmodels' line-searched
     # fit takes over.
-    result = sm.Logit(outcome, design).fit(method="bfgs", maxiter=1000, gtol=1e-10, disp=False)
+    result = Logit(outcome, design).fit(method="bfgs", maxiter=1000, gtol=1e-10, disp=False)
     return np.asarray(result.params, dtype=float)
 
 
@@ -885,7 +885,7 @@ def _permuted_slopes(design: np.ndarray, outcome: np.ndarray, shuffled: np.ndarr
             continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = sm.Logit(outcome, designs[index]).fit(method="newton", maxiter=_NEWTON_MAX_ITERATIONS,
+            result = Logit(outcome, designs[index]).fit(method="newton", maxiter=_NEWTON_MAX_ITERATIONS,
                                                             tol=1e-12, disp=False)
         defined = not _fit_warning_reason(caught, bool(result.mle_retvals.get("converged", False)))
         slopes[index] = float(result.params[1]) if defined else np.inf

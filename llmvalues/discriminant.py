@@ -26,6 +26,8 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import LeaveOneOut, cross_val_predict, permutation_test_score
 
+from .loo_lda import loo_predictions
+
 SOLVERS = ("auto", "svd", "shrinkage")
 # With fewer within-model degrees of freedom than this many per predictor, the
 # pooled covariance is estimated with shrinkage. NOTE: a rule of thumb, not a derived bound.
@@ -185,18 +187,45 @@ def discriminant_analysis(data: pd.DataFrame, groups: pd.Series, *, solver: str 
         notes=notes,
     )
     if permutations:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", category=UserWarning)
-                observed, permuted, p_value = permutation_test_score(
-                    _model(chosen), x, y, cv=LeaveOneOut(), n_permutations=permutations, random_state=seed)
-        except np.linalg.LinAlgError as error:
-            raise ValueError(f"the {chosen} solver failed on permuted labels ({error}); too few {case_name} per "
-                             f"group for {x.shape[1]} predictors") from None
-        result.permutation = {"permutations": permutations, "p_value": float(p_value),
+        observed, permuted = _permutation_scores(chosen, x, y, predicted, permutations, seed, case_name)
+        result.permutation = {"permutations": permutations,
+                              "p_value": float((np.sum(permuted >= observed) + 1.0) / (permutations + 1)),
                               "mean_accuracy": float(np.mean(permuted)),
                               "chance_accuracy": float(counts.max() / counts.sum())}
     return result
+
+
+def _permutation_scores(solver: str, x: np.ndarray, y: np.ndarray, predicted: np.ndarray, permutations: int,
+                        seed: int, case_name: str) -> tuple[float, np.ndarray]:
+    """Return the observed leave-one-out accuracy and its value under each permutation of the labels.
+
+    The permutations are scikit-learn's ``permutation_test_score`` ones for the
+    same seed. For the shrinkage solver the folds are computed together by
+    ``llmvalues.loo_lda``, but only when its predictions for the observed labels
+    equal scikit-learn's (``predicted``); otherwise, and for the svd solver,
+    scikit-learn fits every fold.
+    """
+    classes, codes = np.unique(y, return_inverse=True)
+    counts = np.bincount(codes)
+    if solver == "shrinkage" and counts.min() >= 3:
+        generator = np.random.RandomState(seed)
+        labelings = np.stack([codes] + [codes[generator.permutation(len(codes))] for _ in range(permutations)])
+        try:
+            fast = loo_predictions(x, labelings, len(classes))
+        except np.linalg.LinAlgError:
+            fast = None
+        if fast is not None and np.array_equal(classes[fast[0]], predicted):
+            accuracies = np.mean(fast == labelings, axis=1)
+            return float(accuracies[0]), accuracies[1:]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            observed, permuted, _ = permutation_test_score(
+                _model(solver), x, y, cv=LeaveOneOut(), n_permutations=permutations, random_state=seed)
+    except np.linalg.LinAlgError as error:
+        raise ValueError(f"the {solver} solver failed on permuted labels ({error}); too few {case_name} per "
+                         f"group for {x.shape[1]} predictors") from None
+    return float(observed), np.asarray(permuted, dtype=float)
 
 
 def _structure_coefficients(x: np.ndarray, scores: np.ndarray, y: np.ndarray) -> np.ndarray:

