@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup test repro lock
+.PHONY: setup test repro lock benchmarks
 
 setup: $(INSTALLED)
 
@@ -26,6 +26,10 @@ test: $(INSTALLED)
 repro: $(INSTALLED)
 	$(BIN)/llmvalues check-params
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+# Every benchmark (about 25 minutes on 2 cores), then docs/benchmarks.md from the results.
+benchmarks: repro
+	$(BIN)/python benchmarks/run.py
 
 # Recompile requirements.txt from requirements.in (needs network access to the
 # package index). Commit both files together.

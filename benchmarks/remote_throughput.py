@@ -52,6 +52,8 @@ from llmvalues.prompts import resolve_template
 from llmvalues.providers import create_provider
 from llmvalues.testing.fake_provider import FakeProviderServer
 
+from common import write_results
+
 KEY_VARIABLE = "LLMVALUES_BENCH_KEY"
 DUMMY_KEY = "bench-key-not-secret"
 INSTRUMENT = "llmvalues-portraits-v1"
@@ -140,6 +142,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--failure-concurrency", type=int, default=16,
                         help="concurrency of the run with a 20%% failure rate, with the openai provider; "
                              "0 skips that run (default: 16)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     parser.add_argument("--server", choices=["thread", "process"], default="thread",
                         help="run the fake server in a thread of this process or in a child process "
                              "(default: thread)")
@@ -349,6 +352,26 @@ def main() -> None:
             print(describe_run(runs[-1]), flush=True)
         rows.append((median_run(runs), runs))
     print(format_table(rows))
+    if args.json:
+        write_results(args.json, "remote", "benchmarks/remote_throughput.py", {
+            "latency": args.latency, "server": args.server, "repeats": args.repeats,
+            "clients": {"openai": openai.__version__, "anthropic": anthropic.__version__},
+            "runs": [result_row(median, runs) for median, runs in rows]})
+
+
+def result_row(median: Measurement, runs: list[Measurement]) -> dict[str, Any]:
+    """Return the results of one configuration: its median run and the range over all runs."""
+    configuration = median.configuration
+    percents = [run.percent_of_ideal for run in runs]
+    return {"provider": configuration.provider, "concurrency": configuration.concurrency,
+            "trials": configuration.trials, "failure_rate": configuration.failure_rate,
+            "requests": median.requests, "answers": median.answers, "seconds": round(median.seconds, 2),
+            "answers_per_second": round(median.answers_per_second, 1), "ideal": round(median.ideal, 1),
+            "percent_of_ideal": round(median.percent_of_ideal, 1),
+            "percent_range": [round(min(percents), 1), round(max(percents), 1)],
+            "cpu_ms_per_request": round(1000 * median.cpu_seconds / median.requests, 2),
+            "other_cpu_percent": None if median.other_cpu_seconds is None
+            else round(100 * median.other_cpu_seconds / median.seconds, 1)}
 
 
 if __name__ == "__main__":

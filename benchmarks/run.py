@@ -1,0 +1,78 @@
+"""Run every benchmark and write the results page, docs/benchmarks.md.
+
+Run from the project folder after `make repro` (or `make benchmarks`, which does both):
+
+    .venv/bin/python benchmarks/run.py
+
+Each benchmark runs as its own process and writes a JSON file under
+build/benchmarks/; the page is then rendered from whatever results files
+exist there. The whole run takes about 25 minutes on 2 cores, most of it the
+from-scratch collection of the default study.
+
+``--quick`` shortens every benchmark (fewer repeats and items, no full study)
+to a few minutes. It checks that the scripts work, and it writes to
+build/benchmarks/quick/ and build/benchmarks-quick.md, so the page of record
+is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from page import render
+
+PROJECT = Path(__file__).resolve().parent.parent
+RESULTS = PROJECT / "build" / "benchmarks"
+PAGE = PROJECT / "docs" / "benchmarks.md"
+# name -> (script, arguments of a full run, arguments of a quick run)
+BENCHMARKS = {
+    "mds": ("mds_tests.py", [], ["--repeats", "1"]),
+    "analysis": ("analysis.py", [], ["--repeats", "2"]),
+    "remote": ("remote_throughput.py", [], ["--repeats", "1", "--seconds", "2", "--concurrency", "4", "16"]),
+    "local": ("local_collection.py", [], ["--quick"]),
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), default=list(BENCHMARKS),
+                        help="benchmarks to run (default: all); the page still shows the others' last results")
+    parser.add_argument("--quick", action="store_true", help="short runs that check the scripts work")
+    parser.add_argument("--render-only", action="store_true",
+                        help="write the page from the existing results files without running anything")
+    parser.add_argument("--page", type=Path, default=None,
+                        help="the page to write (default: docs/benchmarks.md, with --quick build/benchmarks-quick.md)")
+    args = parser.parse_args()
+    if args.page is None:
+        args.page = PROJECT / "build" / "benchmarks-quick.md" if args.quick else PAGE
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    results_folder = RESULTS / "quick" if args.quick else RESULTS
+    if not args.render_only:
+        for name in args.only:
+            script, full, quick = BENCHMARKS[name]
+            command = [sys.executable, str(PROJECT / "benchmarks" / script), *(quick if args.quick else full),
+                       "--json", str(results_folder / f"{name}.json")]
+            print(f"# {name}: {' '.join(command)}", flush=True)
+            status = subprocess.run(command, cwd=PROJECT).returncode
+            if status != 0:
+                raise SystemExit(f"error: benchmark {name} failed with status {status}; the page was not written")
+    results = {}
+    for name in BENCHMARKS:
+        path = results_folder / f"{name}.json"
+        if path.exists():
+            results[name] = json.loads(path.read_text(encoding="utf-8"))
+    args.page.parent.mkdir(parents=True, exist_ok=True)
+    args.page.write_text(render(results), encoding="utf-8")
+    print(f"wrote {args.page}")
+
+
+if __name__ == "__main__":
+    main()
