@@ -67,7 +67,7 @@ def test_stage_deps_cover_imports(stage):
     missing = []
     for file in sorted(transitive_files(PROJECT / "stages" / f"{stage}.py")):
         if file.name == "__init__.py" and file.parent == PROJECT / "llmvalues":
-            continue  # the package marker only holds the version
+            continue  # the package marker contains only the version
         if not any(file == path or path in file.parents for path in covered):
             missing.append(str(file.relative_to(PROJECT)))
     assert missing == [], f"add to the deps of stage {stage} in dvc.yaml: {', '.join(missing)}"
