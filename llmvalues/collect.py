@@ -40,7 +40,8 @@ from .instrument import Instrument
 from .outputs import atomic_write_text
 from .limits import RequestLimiter
 from .parsing import COUNTED_STATUSES, TRUNCATION_REASONS, parse_block_reply, parse_reply
-from .prompts import Template, render_block, render_dilemma, render_item, resolve_template
+from .prompts import (Template, render_block, render_block_prefix, render_dilemma, render_dilemma_prefix, render_item,
+                      render_item_prefix, resolve_template)
 from .providers import LLAMA_CPP_DEFAULTS, REMOTE_DEFAULTS, Provider, Request, Response
 from .records import QUESTIONNAIRE
 from .retry import (CONNECTION, TIMEOUT, FatalError, RetriesExhausted, RetryPolicy, RetryStopped, TransientError,
@@ -323,22 +324,27 @@ class Collector:
 
     def _item_cell(self, trial: int, item: int) -> Cell:
         content = render_item(self.template, self.instrument, item, self.settings.form)
+        prefix = render_item_prefix(self.template, self.instrument)
         return Cell(f"trial {trial}, item {item}", lambda attempt, max_tokens: self._prepare(
-            content, trial, item=item, items=None, numbering=None, attempt=attempt, max_tokens=max_tokens))
+            content, trial, item=item, items=None, numbering=None, attempt=attempt, max_tokens=max_tokens,
+            prefix=prefix))
 
     def _block_cell(self, trial: int, order: list[int]) -> Cell:
         content = render_block(self.template, self.instrument, order, self.settings.form)
+        prefix = render_block_prefix(self.template, self.instrument, len(order))
         numbering = {str(position): item for position, item in enumerate(order, start=1)}
         return Cell(f"trial {trial} (block)", lambda attempt, max_tokens: self._prepare(
-            content, trial, item=None, items=order, numbering=numbering, attempt=attempt, max_tokens=max_tokens))
+            content, trial, item=None, items=order, numbering=numbering, attempt=attempt, max_tokens=max_tokens,
+            prefix=prefix))
 
     def _dilemma_cell(self, trial: int, dilemma: Dilemma) -> Cell:
         order = shown_order(self.settings.seed, trial, dilemma.id)
         first, second = (dilemma.option_a, dilemma.option_b) if order == FILE_ORDER else \
             (dilemma.option_b, dilemma.option_a)
         content = render_dilemma(self.dilemmas.template, dilemma.scenario, first, second, dilemma_scale_text())
+        prefix = render_dilemma_prefix(self.dilemmas.template, dilemma_scale_text())
         return Cell(f"trial {trial}, dilemma {dilemma.id}", lambda attempt, max_tokens: self._prepare_dilemma(
-            content, trial, dilemma.id, order, attempt, max_tokens))
+            content, trial, dilemma.id, order, attempt, max_tokens, prefix))
 
     def attempts(self, cell: Cell) -> Generator[PreparedRequest, dict[str, Any], list[dict[str, Any]]]:
         """Walk a cell's attempts: yield each request, receive its record, return the records.
@@ -419,7 +425,8 @@ class Collector:
     # Requests ------------------------------------------------------------------------------------------------
 
     def _prepare(self, content: Any, trial: int, *, item: int | None, items: list[int] | None,
-                 numbering: dict[str, int] | None, attempt: int, max_tokens: int | None) -> PreparedRequest:
+                 numbering: dict[str, int] | None, attempt: int, max_tokens: int | None,
+                 prefix: Any = None) -> PreparedRequest:
         settings = self.settings
         seed = call_seed(settings.seed, trial, item if item is not None else 0, attempt)
         sampling = _sampling(settings, max_tokens=max_tokens)
@@ -432,10 +439,10 @@ class Collector:
             "instrument": self.instrument.id, "form": settings.form, "item": item, "items": items,
             "numbering": numbering, "trial": trial, "attempt": attempt, "seed": seed, "sampling": sampling,
         }
-        return PreparedRequest(key, self._request(content, seed, sampling, len(items) if items else 0), fields)
+        return PreparedRequest(key, self._request(content, seed, sampling, len(items) if items else 0, prefix), fields)
 
     def _prepare_dilemma(self, content: Any, trial: int, dilemma: str, order: str, attempt: int,
-                         max_tokens: int | None) -> PreparedRequest:
+                         max_tokens: int | None, prefix: Any = None) -> PreparedRequest:
         settings = self.settings
         seed = dilemma_seed(settings.seed, trial, dilemma, attempt)
         sampling = _sampling(settings, mode="item", max_tokens=max_tokens)
@@ -450,9 +457,9 @@ class Collector:
             "numbering": None, "dilemma": dilemma, "shown_order": order, "trial": trial, "attempt": attempt,
             "seed": seed, "sampling": sampling,
         }
-        return PreparedRequest(key, self._request(content, seed, sampling, 0), fields)
+        return PreparedRequest(key, self._request(content, seed, sampling, 0, prefix), fields)
 
-    def _request(self, content: Any, seed: int, sampling: dict[str, Any], block_size: int) -> Request:
+    def _request(self, content: Any, seed: int, sampling: dict[str, Any], block_size: int, prefix: Any) -> Request:
         return Request(
             content=content,
             temperature=self.settings.temperature,
@@ -462,6 +469,7 @@ class Collector:
             constrain=sampling["constrain"],
             block_size=block_size,
             distribution=sampling["distribution"],
+            prefix=prefix,
         )
 
     def request_bound(self, prepared: PreparedRequest) -> float:
@@ -633,7 +641,7 @@ def write_view(path: str | Path, records: list[dict[str, Any]]) -> None:
 
 
 # Model-entry keys of each kind of provider; the others are rejected for it.
-LOCAL_ONLY_KEYS = ("model_path", "n_ctx", "n_batch", "n_threads")
+LOCAL_ONLY_KEYS = ("model_path", "n_ctx", "n_batch", "n_threads", "reuse_prefix")
 REMOTE_ONLY_KEYS = ("api_key_env", "base_url", "concurrency", "requests_per_minute", "timeout_s", "retries",
                     "backoff_s", "max_backoff_s", "batch", "batch_poll_s", "max_spend_usd")
 # Collect settings a model entry may set for itself.
@@ -648,6 +656,11 @@ def settings_from_params(slug: str, entry: dict[str, Any], collect: dict[str, An
         # n_ctx and n_batch can change the logits, so they are part of each request's
         # key; the thread count only changes speed.
         engine = {name: entry.get(name, LLAMA_CPP_DEFAULTS[name]) for name in ("n_ctx", "n_batch")}
+        # Evaluating the shared prompt prefix apart from the rest can change the logits
+        # (it does for gemma-3-270m's dilemmas), so it is part of the key too. It is left
+        # out when off, so that answers stored before prefix reuse existed keep their keys.
+        if entry.get("reuse_prefix", LLAMA_CPP_DEFAULTS["reuse_prefix"]):
+            engine["reuse_prefix"] = True
         if entry.get("model_path"):
             # A GGUF file of one's own is identified by its content: another file at the
             # same path must not reuse the stored answers.

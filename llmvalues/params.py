@@ -206,6 +206,7 @@ MODEL_ENTRY = Section(
         "n_ctx": Int(256, 1 << 20),
         "n_batch": Int(1, 1 << 16),
         "n_threads": Int(1, 1024),
+        "reuse_prefix": Flag(),
         # Per-model values of collect settings, for models that need another budget or
         # sampling. Null leaves the setting out of the request (reasoning models reject it).
         "temperature": Nullable(Float(0.0, 2.0)),
@@ -224,8 +225,9 @@ MODEL_ENTRY = Section(
         "max_spend_usd": Float(0.0, 1e9),
     },
     optional=("template", "dilemma_template", "api_key_env", "base_url", "model_path", "n_ctx", "n_batch", "n_threads",
-              "temperature", "top_p", "max_tokens", "constrain", "concurrency", "requests_per_minute", "timeout_s",
-              "retries", "backoff_s", "max_backoff_s", "batch", "batch_poll_s", "max_spend_usd"),
+              "reuse_prefix", "temperature", "top_p", "max_tokens", "constrain", "concurrency",
+              "requests_per_minute", "timeout_s", "retries", "backoff_s", "max_backoff_s", "batch", "batch_poll_s",
+              "max_spend_usd"),
 )
 
 PRICE_ENTRY = Section(

@@ -38,6 +38,12 @@ _PLACEHOLDERS = {
 }
 _REQUIRED = {"item": {"portrait"}, "block": {"items"}, "dilemma": {"scenario", "first_option", "second_option"}}
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# The placeholders whose value changes from one request of a template to the next
+# within a run; {question}, {scale} and {count} are the same for all of them.
+_PER_REQUEST = {"item": ("portrait",), "block": ("items",), "dilemma": ("scenario", "first_option", "second_option")}
+# Stands in for a per-request value while a prefix is rendered. A NUL in the template
+# text itself would only cut the prefix shorter, which costs speed but never changes a reply.
+_CUT = "\x00"
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,24 @@ class Template:
             messages.append({"role": "system", "content": self.texts["system"].format(**values)})
         messages.append({"role": "user", "content": self.texts["user"].format(**values)})
         return messages
+
+    def render_prefix(self, **values: str) -> list[dict[str, str]] | str:
+        """Render the part of the content that every request of this template shares in a run.
+
+        The per-request placeholders ({portrait}; {items}; {scenario} and the options)
+        are left out: the result is the content cut where the first of them begins,
+        as a prompt text or as chat messages whose last message is cut there.
+        """
+        rendered = self.render(**values, **{name: _CUT for name in _PER_REQUEST[self.mode]})
+        if isinstance(rendered, str):
+            return rendered.split(_CUT, 1)[0]
+        prefix = []
+        for message in rendered:
+            content, cut, _ = message["content"].partition(_CUT)
+            prefix.append({**message, "content": content})
+            if cut:
+                break
+        return prefix
 
 
 def builtin_templates() -> dict[str, Path]:
@@ -155,6 +179,11 @@ def render_item(template: Template, instrument: Instrument, item: int, form: str
                            scale=scale_lines(instrument))
 
 
+def render_item_prefix(template: Template, instrument: Instrument) -> Any:
+    """Build the part of every item's request content that comes before the item's own text."""
+    return template.render_prefix(question=instrument.question or "", scale=scale_lines(instrument))
+
+
 def render_block(template: Template, instrument: Instrument, order: list[int], form: str) -> Any:
     """Build the request content for a whole trial, items numbered 1.. by position in ``order``."""
     lines = "\n".join(f"{position}. {instrument.text(item, form)}" for position, item in enumerate(order, start=1))
@@ -162,6 +191,16 @@ def render_block(template: Template, instrument: Instrument, order: list[int], f
                            scale=scale_lines(instrument))
 
 
+def render_block_prefix(template: Template, instrument: Instrument, count: int) -> Any:
+    """Build the part of every trial's block request content that comes before the item lines."""
+    return template.render_prefix(count=str(count), question=instrument.question or "", scale=scale_lines(instrument))
+
+
 def render_dilemma(template: Template, scenario: str, first_option: str, second_option: str, scale: str) -> Any:
     """Build the request content for one dilemma, its options in the order they are shown."""
     return template.render(scenario=scenario, first_option=first_option, second_option=second_option, scale=scale)
+
+
+def render_dilemma_prefix(template: Template, scale: str) -> Any:
+    """Build the part of every dilemma's request content that comes before the scenario and options."""
+    return template.render_prefix(scale=scale)

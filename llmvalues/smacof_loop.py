@@ -6,9 +6,10 @@ small maps, each in a few hundred iterations of a few hundred pairs, so the
 time of one iteration is the cost of the numpy calls it makes, not of the
 arithmetic. Compiled, one iteration costs about what its arithmetic costs.
 
-The functions are compiled on first use and cached beside this file
-(``__pycache__``), so later processes load the machine code instead of
-compiling it again.
+The functions are compiled on first use, which took about 7 s on 2 cores. The
+machine code is cached beside this file (``__pycache__``), or in numba's user
+cache folder when that folder is not writable. Later processes load it instead
+of compiling again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ from numba import njit
 RATIO, INTERVAL, ORDINAL_PRIMARY, ORDINAL_SECONDARY = 0, 1, 2, 3
 
 
-@njit(cache=True)
+def compiled(function):
+    """Compile ``function`` with numba, with its machine code cached on disk where numba finds a writable place."""
+    try:
+        return njit(cache=True)(function)
+    except RuntimeError:
+        # numba found no writable cache location (the package folder, NUMBA_CACHE_DIR, the
+        # user cache folder): compile in memory instead, again in every process.
+        return njit(function)
+
+
+@compiled
 def isotonic(values, weights, fitted):
     """Write the weighted least-squares non-decreasing fit to ``values`` into ``fitted`` (pool adjacent violators)."""
     size = values.size
@@ -46,7 +57,7 @@ def isotonic(values, weights, fitted):
         start = ends[block] + 1
 
 
-@njit(cache=True)
+@compiled
 def _normalise(disparities, weights, normq):
     total = 0.0
     for pair in range(disparities.size):
@@ -57,7 +68,7 @@ def _normalise(disparities, weights, normq):
             disparities[pair] *= factor
 
 
-@njit(cache=True)
+@compiled
 def _transform(kind, distances, delta, weights, block_order, block_starts, blocks, block_weights, has_ties, normq,
                disparities):
     """Write the normalised disparities for the current ``distances`` into ``disparities``."""
@@ -107,7 +118,7 @@ def _transform(kind, distances, delta, weights, block_order, block_starts, block
     _normalise(disparities, weights, normq)
 
 
-@njit(cache=True)
+@compiled
 def _distances(configuration, rows, columns, differences, distances):
     for pair in range(rows.size):
         total = 0.0
@@ -118,7 +129,7 @@ def _distances(configuration, rows, columns, differences, distances):
         distances[pair] = np.sqrt(total)
 
 
-@njit(cache=True)
+@compiled
 def iterate(x, disparities, distances, rows, columns, weights, unweighted, v_inverse, kind, delta, block_order,
             block_starts, blocks, block_weights, has_ties, normq, eps, max_iterations):
     """Run Guttman transforms and disparity updates from ``x`` until the stress stops decreasing by ``eps``.

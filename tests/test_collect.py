@@ -353,3 +353,16 @@ def test_own_gguf_file_is_keyed_by_content(tmp_path):
     second = settings_from_params("mine", entry, collect_settings, "neutral").engine
     assert first["model_path"] == second["model_path"] == str(path)
     assert first["model_sha256"] != second["model_sha256"]
+
+
+def test_prefix_reuse_is_part_of_key():
+    from llmvalues.collect import settings_from_params
+
+    collect_settings = {"trials": 1, "mode": "item", "answer_mode": "text", "constrain": "digit",
+                        "distribution": True, "item_order": "fixed", "seed": 1, "reasks": 0,
+                        "temperature": 0.7, "top_p": 0.95, "max_tokens": 4}
+    default = settings_from_params("smol", dict(SMOLLM2), collect_settings, "neutral").engine
+    off = settings_from_params("smol", {**SMOLLM2, "reuse_prefix": False}, collect_settings, "neutral").engine
+    assert default == {"n_ctx": 2048, "n_batch": 512, "reuse_prefix": True}
+    # Off, the engine is what it was before prefix reuse, so stored answers keep their keys.
+    assert off == {"n_ctx": 2048, "n_batch": 512}

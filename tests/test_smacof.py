@@ -277,3 +277,12 @@ def test_compiled_isotonic_matches_scipy(seed):
     isotonic(values, weights, fitted)
     np.testing.assert_allclose(fitted, isotonic_regression(values, weights=weights).x, rtol=0, atol=1e-12)
     assert np.all(np.diff(fitted) >= 0)
+
+
+def test_uncacheable_function_still_compiles():
+    # A function without a source file has no cache location, as when no folder is writable.
+    from llmvalues.smacof_loop import compiled
+
+    namespace = {}
+    exec("def double(value):\n    return 2 * value\n", namespace)
+    assert compiled(namespace["double"])(21) == 42

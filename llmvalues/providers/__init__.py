@@ -17,7 +17,7 @@ from ..errors import InputError
 from .base import Provider, Request, Response
 
 # Engine settings of the llama_cpp provider when a model entry leaves them out.
-LLAMA_CPP_DEFAULTS = {"n_ctx": 4096, "n_batch": 512, "n_threads": 2}
+LLAMA_CPP_DEFAULTS = {"n_ctx": 4096, "n_batch": 512, "n_threads": 2, "reuse_prefix": True}
 # Request settings of remote models when a model entry leaves them out: concurrent
 # requests, requests per minute (0: no limit), seconds per try, retries per request,
 # the first backoff bound and its cap in seconds, and seconds between batch polls.

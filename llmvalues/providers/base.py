@@ -14,6 +14,10 @@ class Request:
     template. ``constrain`` limits decoding: ``digit`` to one digit 1-6, ``block``
     to lines "N: digit" for N in 1..``block_size``, ``none`` leaves it free.
     ``distribution`` asks for the probabilities of the digits 1-6 as the next token.
+    ``prefix`` is the part of ``content`` that every request of its template shares in
+    a run (see ``Template.render_prefix``), or None. A local provider may evaluate it
+    once and reuse it; it must never change which reply a request gets from one run
+    to the next. Remote providers ignore it.
     """
 
     content: list[dict[str, str]] | str
@@ -24,6 +28,7 @@ class Request:
     constrain: str = "none"
     block_size: int = 0
     distribution: bool = False
+    prefix: list[dict[str, str]] | str | None = None
 
 
 @dataclass
