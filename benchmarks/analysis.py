@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import PROJECT, checked, copy_project, run_child, venv_environment, write_results
+from common import checked, copy_project, require_up_to_date, run_child, venv_environment, write_results
 
 ANALYSIS_STAGES = ("clean", "score", "reliability", "structure", "compare", "dilemmas", "report")
 
@@ -68,10 +68,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="llmvalues-bench-analysis-") as folder:
         copy = copy_project(Path(folder) / "project")
         env = venv_environment(copy)
-        status = run_child([dvc, "status"], copy, env)
-        if status.status != 0 or "up to date" not in status.output:
-            raise SystemExit(f"error: the pipeline in {PROJECT} is not up to date; run `make repro` first:\n"
-                             + status.output)
+        require_up_to_date(copy)
 
         before = file_digests(copy)
         no_op = [checked(run_child([dvc, "repro"], copy, env)) for _ in range(args.repeats)]

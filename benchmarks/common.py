@@ -97,6 +97,15 @@ def venv_environment(project: Path) -> dict[str, str]:
     return env
 
 
+def require_up_to_date(project: Path) -> None:
+    """Exit with a message unless `dvc status` finds the pipeline of ``project`` up to date."""
+    dvc = str(Path(sys.executable).parent / "dvc")
+    status = run_child([dvc, "status"], project, venv_environment(project))
+    if status.status != 0 or "up to date" not in status.output:
+        raise SystemExit(f"error: the pipeline in {project} is not up to date, so the benchmark would not measure "
+                         f"the committed study; run `make repro` first:\n{status.output}")
+
+
 def copy_project(target: Path) -> Path:
     """Copy the project's working tree (with .git, .dvc and data; without .venv and build output) to ``target``."""
     shutil.copytree(PROJECT, target, ignore=COPY_IGNORE, symlinks=True)

@@ -1,6 +1,6 @@
 """Time the MDS permutation test and the random-stress norm on the default study, against R's smacof.
 
-Run from the project folder after `make repro` (it reads data/scores/values.csv):
+Run after `make repro` (it reads the project's data/scores/values.csv):
 
     .venv/bin/python benchmarks/mds_tests.py --json build/benchmarks/mds.json
 
@@ -19,13 +19,14 @@ from llmvalues.runtime import run_stage  # first: limits BLAS to one thread befo
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from common import write_results
+from common import PROJECT, require_up_to_date, write_results
 from llmvalues.params import load_params
 from llmvalues.report import read_scores
 from llmvalues.smacof import smacof
@@ -62,6 +63,8 @@ def timed(function, repeats: int) -> list[float]:
 
 def main() -> None:
     args = parse_args()
+    os.chdir(PROJECT)
+    require_up_to_date(PROJECT)
     start = time.perf_counter()
     smacof(np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 1.5], [2.0, 1.5, 0.0]]), ndim=1)
     load_seconds = time.perf_counter() - start

@@ -62,11 +62,34 @@ def test_failed_output_named_on_page():
     assert "**files changed**: reports/report.md" in render({"analysis": results})
 
 
+def test_page_write_error_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = subprocess.run([sys.executable, "benchmarks/run.py", "--render-only", "--results", str(tmp_path),
+                             "--page", str(blocker / "page.md")], cwd=PROJECT, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "cannot write the page" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_quick_mds_run_writes_page(tmp_path):
+    # A copy of the project, with the scores the benchmark reads made by the stages themselves,
+    # because a fresh clone has no DVC-cached outputs.
+    sys.path.insert(0, str(PROJECT / "benchmarks"))
+    from common import copy_project, venv_environment
+
+    copy = copy_project(tmp_path / "project")
+    env = venv_environment(copy)
+    for stage in ("clean", "score"):
+        subprocess.run([sys.executable, f"stages/{stage}.py"], cwd=copy, env=env, check=True, capture_output=True)
+    results = tmp_path / "results"
+    bench = subprocess.run([sys.executable, str(copy / "benchmarks" / "mds_tests.py"), "--repeats", "1", "--json",
+                            str(results / "mds.json")], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert bench.returncode == 0, bench.stderr
     page = tmp_path / "page.md"
-    result = subprocess.run([sys.executable, "benchmarks/run.py", "--quick", "--only", "mds", "--page", str(page)],
-                            cwd=PROJECT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    results = json.loads((PROJECT / "build" / "benchmarks" / "quick" / "mds.json").read_text())
-    assert [run["unit"] for run in results["permutation_tests"]][-1] == "all_models"
+    render = subprocess.run([sys.executable, "benchmarks/run.py", "--render-only", "--results", str(results),
+                             "--page", str(page)], cwd=copy, env=env, capture_output=True, text=True)
+    assert render.returncode == 0, render.stderr
+    units = [run["unit"] for run in json.loads((results / "mds.json").read_text())["permutation_tests"]]
+    assert units[-1] == "all_models"
     assert "| permutation test, all_models | 20 x 19 | 1000 |" in page.read_text()
