@@ -9,6 +9,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -59,22 +60,34 @@ class ChildRun:
     output: str
 
 
-def run_child(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> ChildRun:
-    """Run ``command`` to the end and measure it with ``wait4``, which reports the child's own peak memory.
+# Runs a command and writes its resource usage to a file. Started as a small process of its own,
+# because Linux carries a process's peak memory over fork and exec: a child started directly
+# from a benchmark that has models in memory would report at least the benchmark's peak.
+LAUNCHER = """
+import json, resource, subprocess, sys
+status = subprocess.call(sys.argv[2:])
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w", encoding="utf-8") as stream:
+    json.dump({"status": status, "cpu_seconds": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss}, stream)
+"""
 
-    The peak covers the child and those of its descendants it waited for.
+
+def run_child(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> ChildRun:
+    """Run ``command`` to the end, with its wall time, CPU time and peak resident memory.
+
+    The peak covers the command's process and those of its descendants it waited for.
     Output (stdout and stderr together) is kept for the error message.
     """
-    start = time.perf_counter()
-    child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - start
-    child.stdout.close()
-    child.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryDirectory(prefix="llmvalues-bench-usage-") as folder:
+        report = Path(folder) / "usage.json"
+        start = time.perf_counter()
+        finished = subprocess.run([sys.executable, "-c", LAUNCHER, str(report), *command], cwd=cwd, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        seconds = time.perf_counter() - start
+        usage = json.loads(report.read_text(encoding="utf-8"))
     # ru_maxrss is in KiB on Linux.
-    return ChildRun(command, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
-                    child.returncode, output.decode("utf-8", errors="replace"))
+    return ChildRun(command, seconds, usage["cpu_seconds"], usage["maxrss_kib"] / 1024, usage["status"],
+                    finished.stdout.decode("utf-8", errors="replace"))
 
 
 def checked(run: ChildRun) -> ChildRun:

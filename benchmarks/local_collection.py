@@ -78,6 +78,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--study-baseline", action="store_true",
                         help="also time the whole study with reuse_prefix: false (the behaviour before prefix reuse)")
     parser.add_argument("--skip-study", action="store_true", help="leave out the whole-study run")
+    parser.add_argument("--skip-items", action="store_true", help="leave out the timing of single items")
     parser.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     args = parser.parse_args()
@@ -291,13 +292,16 @@ def main() -> None:
           "quick": args.quick, "items": args.items})
     results: dict[str, Any] = {"llama_cpp_python": llama_cpp.__version__}
     with tempfile.TemporaryDirectory(prefix="llmvalues-bench-local-") as folder:
-        results["comparisons"] = compare_items(params, args, Path(folder))
+        # The study runs first, while this process holds no model.
         if not args.skip_study:
             results["full_study"] = time_study(params, Path(folder), reuse_prefix=True)
             if args.study_baseline:
                 results["baseline_study"] = time_study(params, Path(folder), reuse_prefix=False)
+        if not args.skip_items:
+            results["comparisons"] = compare_items(params, args, Path(folder))
     if args.json:
-        write_results(args.json, "local", "benchmarks/local_collection.py", results)
+        name = "study" if "comparisons" not in results else "local"
+        write_results(args.json, name, "benchmarks/local_collection.py", results)
 
 
 if __name__ == "__main__":
